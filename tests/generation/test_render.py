@@ -1,0 +1,82 @@
+"""Rendering: every valid variant renders; every invalid one fails in the pre-gen hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from harness import options
+from harness.lint import file_set_failures
+from harness.render import render, tree_digest
+
+
+@pytest.mark.parametrize("variant", options.valid_variants(), ids=options.variant_id)
+def test_every_valid_variant_renders_exactly_its_files(variant: dict[str, str], tmp_path: Path) -> None:
+    project = render(variant, tmp_path)
+    assert project.name == "digits-classifier"
+    assert file_set_failures({"v": variant}, {"v": project}) == []
+
+
+@pytest.mark.parametrize("variant", options.invalid_variants(), ids=options.variant_id)
+def test_every_invalid_variant_fails_in_the_pre_gen_hook_and_leaves_nothing(
+    variant: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(options.ROOT), no_input=True, extra_context=variant, output_dir=str(tmp_path))
+    err = capfd.readouterr().err
+    expected = options.violations(variant)
+    assert expected
+    for message in expected:
+        assert f"ERROR: {message}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (
+            {"project_slug": "Bad_Slug", "package_name": "ok", "image_name": "ok"},
+            "ERROR: project_slug='Bad_Slug' is invalid: must be a DNS-1123 label",
+        ),
+        ({"package_name": "import"}, "ERROR: package_name='import' is invalid: it is a Python keyword"),
+        ({"image_registry": "UPPER.example.com"}, "ERROR: image_registry='UPPER.example.com' is invalid"),
+        ({"serve_replicas": "100"}, "ERROR: serve_replicas='100' is invalid: must be an integer from 1 to 20"),
+    ],
+    ids=["slug", "package", "registry", "replicas"],
+)
+def test_bad_free_text_answer_is_rejected_with_one_line(
+    answers: dict[str, str], message: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(options.ROOT), no_input=True, extra_context=answers, output_dir=str(tmp_path))
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and errors[0].startswith(message), errors
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_choice_is_rejected_by_cookiecutter_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="bogus provided for choice variable framework"):
+        cookiecutter(str(options.ROOT), no_input=True, extra_context={"framework": "bogus"}, output_dir=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rendering_is_deterministic(tmp_path: Path) -> None:
+    variant = options.default_variant()
+    first = render(variant, tmp_path / "a")
+    second = render(variant, tmp_path / "b")
+    assert tree_digest(first) == tree_digest(second)
+
+
+def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
+    project = render(options.default_variant(), tmp_path, project_name="Fashion Items")
+    assert project.name == "fashion-items"
+    assert (project / "src" / "fashion_items" / "__init__.py").is_file()
+
+
+def test_cookiecutter_json_is_valid_json_with_prompts() -> None:
+    data = json.loads((options.ROOT / "cookiecutter.json").read_text())
+    assert set(data["__prompts__"]) <= set(data)
