@@ -7,6 +7,8 @@ The logic lives in the `harness` package; each session here is one line of inten
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -46,6 +48,13 @@ def lint(session: nox.Session) -> None:
     """Render every valid variant and run every static check, each identical file once."""
     session.install(*PINS, *RENDER, *LINTERS)
     session.run("python", "-m", "harness", "lint", *session.posargs)
+    # The template repository's own code, scripts and workflows.
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("shellcheck", ".ci/run", *Path("scripts").glob("*.sh"))
+    session.run("yamllint", "-s", "-c", "{{cookiecutter.project_slug}}/.yamllint.yaml", ".github")
+    session.run("actionlint", "-no-color")
+    session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
 
 
 @nox.session(python=PYTHON)

@@ -105,7 +105,10 @@ def _files(*patterns: str) -> Callable[[Path], Iterable[Path]]:
 
 def _shell_scripts(project: Path) -> Iterable[Path]:
     for path in sorted(p for p in project.rglob("*") if p.is_file()):
-        if path.suffix == ".sh" or (path.suffix == "" and path.read_bytes()[:40].startswith((b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash"))):
+        if path.suffix == ".sh" or (
+            path.suffix == ""
+            and path.read_bytes()[:40].startswith((b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash"))
+        ):
             yield path
 
 
@@ -236,9 +239,7 @@ def _leftover_jinja(units: list[Unit]) -> list[str]:
             text = unit.path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        hits = [
-            f"{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if LEFTOVER_JINJA.search(line)
-        ]
+        hits = [f"{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if LEFTOVER_JINJA.search(line)]
         if hits or LEFTOVER_JINJA.search(unit.path.relative_to(unit.project).as_posix()):
             failures.append(_failure(unit, "leftover template syntax:\n" + "\n".join(hits[:10])))
     return failures

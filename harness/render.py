@@ -34,9 +34,7 @@ def render(variant: Mapping[str, str], output_dir: Path, **answers: str) -> Path
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".render-", dir=output_dir))
     try:
-        project = Path(
-            cookiecutter(str(ROOT), no_input=True, extra_context=context, output_dir=str(staging))
-        )
+        project = Path(cookiecutter(str(ROOT), no_input=True, extra_context=context, output_dir=str(staging)))
         target = output_dir / project.name
         if target.exists():
             shutil.rmtree(target)

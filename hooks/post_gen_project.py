@@ -13,8 +13,11 @@ KEEP_ONLY_WHEN = (
     ("framework", "pytorch", ["src/{pkg}/models/torch_cnn.py", "tests/test_export_torch.py"]),
     ("framework", "tensorflow", ["src/{pkg}/models/keras_cnn.py", "tests/test_export_keras.py"]),
     ("framework", "sklearn", ["src/{pkg}/models/sklearn_pipeline.py", "tests/test_export_sklearn.py"]),
-    ("distributed_training", "torchrun", ["src/{pkg}/distributed.py", "tests/test_distributed.py",
-                                          "k8s/base/train-distributed.yaml"]),
+    (
+        "distributed_training",
+        "torchrun",
+        ["src/{pkg}/distributed.py", "tests/test_distributed.py", "k8s/base/train-distributed.yaml"],
+    ),
     ("kubernetes", "kustomize", ["k8s"]),
     ("accelerator", "cuda", ["k8s/overlays/gpu"]),
     ("ci", "github", [".github"]),

@@ -25,41 +25,103 @@ CHOICES = {
 
 # (when, option, forbidden, reason)
 RULES = (
-    ((("framework", "sklearn"),), "accelerator", "cuda",
-     "scikit-learn trains on the CPU only; choose accelerator=cpu or framework=pytorch/tensorflow"),
-    ((("framework", "tensorflow"),), "distributed_training", "torchrun",
-     "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch"),
-    ((("framework", "sklearn"),), "distributed_training", "torchrun",
-     "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch"),
+    (
+        (("framework", "sklearn"),),
+        "accelerator",
+        "cuda",
+        "scikit-learn trains on the CPU only; choose accelerator=cpu or framework=pytorch/tensorflow",
+    ),
+    (
+        (("framework", "tensorflow"),),
+        "distributed_training",
+        "torchrun",
+        "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch",
+    ),
+    (
+        (("framework", "sklearn"),),
+        "distributed_training",
+        "torchrun",
+        "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch",
+    ),
 )
 
 # (name, full-match pattern, rule in words, integer bounds or None)
 FIELDS = (
-    ("project_name", r"[^\x00-\x1f\"\\]{1,80}", "1-80 characters, no quotes, backslashes or control characters",
-     None),
-    ("project_slug", r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", "a DNS-1123 label: lowercase letters, digits and '-', "
-     "starting with a letter, ending with a letter or digit, at most 63 characters", None),
-    ("package_name", r"[a-z][a-z0-9_]{0,62}", "a lowercase Python identifier: letters, digits and '_', "
-     "starting with a letter", None),
-    ("description", r"[^\x00-\x1f\"\\]{0,200}", "one line of at most 200 characters, no quotes or backslashes",
-     None),
+    ("project_name", r"[^\x00-\x1f\"\\]{1,80}", "1-80 characters, no quotes, backslashes or control characters", None),
+    (
+        "project_slug",
+        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+        "a DNS-1123 label: lowercase letters, digits and '-', "
+        "starting with a letter, ending with a letter or digit, at most 63 characters",
+        None,
+    ),
+    (
+        "package_name",
+        r"[a-z][a-z0-9_]{0,62}",
+        "a lowercase Python identifier: letters, digits and '_', starting with a letter",
+        None,
+    ),
+    ("description", r"[^\x00-\x1f\"\\]{0,200}", "one line of at most 200 characters, no quotes or backslashes", None),
     ("author_name", r"[^\x00-\x1f\"\\<>]{1,80}", "1-80 characters, no quotes, angle brackets or backslashes", None),
     ("author_email", r"[^@\s\"<>]+@[^@\s\"<>]+\.[^@\s\"<>]+", "an e-mail address such as you@example.com", None),
-    ("version", r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", "MAJOR.MINOR.PATCH, e.g. 0.1.0 "
-     "(a valid PEP 440 version and OCI tag)", None),
-    ("image_registry", r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-     "an OCI registry host with an optional port and namespace, e.g. ghcr.io/example", None),
-    ("image_name", r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-     "an OCI repository path: lowercase letters, digits and single '.', '_' or '-' separators", None),
+    (
+        "version",
+        r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)",
+        "MAJOR.MINOR.PATCH, e.g. 0.1.0 (a valid PEP 440 version and OCI tag)",
+        None,
+    ),
+    (
+        "image_registry",
+        r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+        "an OCI registry host with an optional port and namespace, e.g. ghcr.io/example",
+        None,
+    ),
+    (
+        "image_name",
+        r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+        "an OCI repository path: lowercase letters, digits and single '.', '_' or '-' separators",
+        None,
+    ),
     ("serve_port", r"[0-9]{1,5}", "an integer from 1024 to 65535", (1024, 65535)),
     ("serve_replicas", r"[0-9]{1,2}", "an integer from 1 to 20", (1, 20)),
 )
 
-RESERVED_PACKAGE_NAMES = frozenset({
-    "test", "tests", "src", "data", "models", "serve", "train", "torch", "tensorflow", "keras", "sklearn",
-    "numpy", "onnx", "onnxruntime", "fastapi", "uvicorn", "starlette", "pydantic", "json", "typing", "logging",
-    "os", "sys", "io", "time", "signal", "random", "string", "types", "email", "http", "site",
-})
+RESERVED_PACKAGE_NAMES = frozenset(
+    {
+        "test",
+        "tests",
+        "src",
+        "data",
+        "models",
+        "serve",
+        "train",
+        "torch",
+        "tensorflow",
+        "keras",
+        "sklearn",
+        "numpy",
+        "onnx",
+        "onnxruntime",
+        "fastapi",
+        "uvicorn",
+        "starlette",
+        "pydantic",
+        "json",
+        "typing",
+        "logging",
+        "os",
+        "sys",
+        "io",
+        "time",
+        "signal",
+        "random",
+        "string",
+        "types",
+        "email",
+        "http",
+        "site",
+    }
+)
 
 
 def field_errors(answers):
@@ -74,8 +136,10 @@ def field_errors(answers):
         if not ok:
             messages.append(f"{name}={value!r} is invalid: must be {rule}")
         elif name == "package_name" and (keyword.iskeyword(value) or value in RESERVED_PACKAGE_NAMES):
-            messages.append(f"{name}={value!r} is invalid: it is a Python keyword or shadows a module "
-                            "the project imports; pick another name")
+            messages.append(
+                f"{name}={value!r} is invalid: it is a Python keyword or shadows a module "
+                "the project imports; pick another name"
+            )
     image = f"{answers.get('image_registry', '')}/{answers.get('image_name', '')}"
     if not messages and "image_registry" in answers and len(image) > 255:
         messages.append(f"image_registry/image_name={image!r} is invalid: must be at most 255 characters")
