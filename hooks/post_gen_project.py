@@ -18,6 +18,7 @@ KEEP_ONLY_WHEN = (
         "torchrun",
         ["src/{pkg}/distributed.py", "tests/test_distributed.py", "k8s/base/train-distributed.yaml"],
     ),
+    ("distributed_training", "none", ["k8s/base/train-job.yaml"]),
     ("kubernetes", "kustomize", ["k8s"]),
     ("accelerator", "cuda", ["k8s/overlays/gpu"]),
     ("ci", "github", [".github"]),
