@@ -1,0 +1,259 @@
+"""A small PyTorch CNN, trained with checkpoints, exported to ONNX with softmax.
+
+The training loop is written out (no Lightning/Trainer) so checkpoints can be taken at
+any batch boundary: a checkpoint holds the model and optimiser state, the epoch, the
+batches done in it and the RNG state, and the shuffle of every epoch is a pure function
+of (seed, epoch), so a resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..checkpoint import CheckpointStore, StopRequest, incompatibility
+from ..config import TrainConfig
+from ..data import Dataset
+from ..export import TrainedModel
+from ..progress import Progress
+
+try:
+    from .. import distributed
+except ImportError:  # the project was generated without torchrun support
+    distributed = None  # type: ignore[assignment]
+
+FRAMEWORK = "pytorch"
+LAYOUT = "NCHW"
+INPUT_NAME = "input"
+OUTPUT_NAME = "probabilities"
+
+
+class DigitCNN(nn.Module):
+    """conv-conv-pool feature extractor and a two-layer classifier; returns logits."""
+
+    def __init__(self, classes: int, channels: int, height: int, width: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 32, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64 * (height // 2) * (width // 2), 128),
+            nn.ReLU(),
+            nn.Linear(128, classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def train(
+    config: TrainConfig, dataset: Dataset, progress: Progress, stop: StopRequest, threads: int
+) -> TrainedModel | None:
+    """Train (resuming when a checkpoint exists); None when stopped or not rank 0."""
+    torch.set_num_threads(threads)
+    context = None
+    if distributed is not None and distributed.launched():
+        context = distributed.init(config.device)
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError("started by torchrun, but this project was generated without torchrun support")
+    try:
+        return _train(config, dataset, progress, stop, context)
+    finally:
+        if context is not None:
+            distributed.shutdown()
+
+
+def _train(
+    config: TrainConfig,
+    dataset: Dataset,
+    progress: Progress,
+    stop: StopRequest,
+    context: Any,
+) -> TrainedModel | None:
+    is_main = context is None or context.is_main
+    world_size = 1 if context is None else context.world_size
+    device = context.device if context is not None else _device(config.device)
+    torch.manual_seed(config.seed)
+    model = DigitCNN(len(dataset.classes), *dataset.input_shape).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    store = CheckpointStore(config.checkpoint_dir)
+    fingerprint = {
+        "framework": FRAMEWORK,
+        "data_sha256": dataset.sha256,
+        "classes": dataset.classes,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "seed": config.seed,
+        "world_size": world_size,
+    }
+
+    start_epoch, start_step = 0, 0
+    state = _load_checkpoint(store, fingerprint, progress) if config.resume and is_main else None
+    if context is not None:
+        state = distributed.broadcast(state, context)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, start_step = state["epoch"], state["step"]
+
+    def save(epoch: int, step: int) -> None:
+        if not is_main:
+            return
+        checkpoint = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "step": step,
+            "fingerprint": fingerprint,
+        }
+        path = store.save(epoch, step, lambda handle: torch.save(checkpoint, handle))
+        progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
+
+    net = distributed.wrap(model, context) if context is not None else model
+    x_train = torch.from_numpy(dataset.x_train).to(device)
+    y_train = torch.from_numpy(dataset.y_train).to(device)
+    x_test = torch.from_numpy(dataset.x_test).to(device)
+    rank_batch = math.ceil(config.batch_size / world_size)
+    started = time.monotonic()
+
+    for epoch in range(start_epoch, config.epochs):
+        if context is not None:
+            order = distributed.epoch_indices(len(x_train), epoch, config.seed, context)
+        else:
+            generator = torch.Generator().manual_seed(config.seed + epoch)
+            order = torch.randperm(len(x_train), generator=generator).tolist()
+        batches = [order[i : i + rank_batch] for i in range(0, len(order), rank_batch)]
+        net.train()
+        progress.start_epoch()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step in range(start_step if epoch == start_epoch else 0, len(batches)):
+            stopping = stop.requested
+            if context is not None:
+                stopping = distributed.any_rank(stopping, context)
+            if stopping:
+                if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
+                    save(epoch, step)
+                progress.event(
+                    "stopped",
+                    f"stopped by {stop.signal_name or 'another rank'} at epoch {epoch + 1}, "
+                    f"batch {step}; rerun to resume",
+                    epoch=epoch,
+                    step=step,
+                )
+                return None
+            index = torch.tensor(batches[step], device=device)
+            inputs, targets = x_train[index], y_train[index]
+            optimizer.zero_grad(set_to_none=True)
+            logits = net(inputs)
+            loss = loss_fn(logits, targets)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(targets)
+            correct += int((logits.argmax(dim=1) == targets).sum())
+            seen += len(targets)
+            progress.batch(epoch + 1, config.epochs, step + 1, len(batches), loss_sum / seen)
+
+        if context is not None:
+            loss_sum, correct, seen = distributed.sum_all([loss_sum, correct, seen], context)
+        done = epoch + 1
+        if is_main:
+            test_acc = float((_probabilities(model, x_test).argmax(axis=1) == dataset.y_test).mean())
+            progress.epoch(
+                done,
+                config.epochs,
+                loss=loss_sum / max(seen, 1),
+                acc=correct / max(seen, 1),
+                test_acc=test_acc,
+                epochs_this_run=done - start_epoch,
+            )
+        if done % config.checkpoint_every == 0 or done == config.epochs:
+            save(done, 0)
+
+    if not is_main:
+        return None
+    return TrainedModel(
+        framework=FRAMEWORK,
+        framework_version=torch.__version__,
+        onnx_bytes=_to_onnx(model, dataset),
+        input_name=INPUT_NAME,
+        output_name=OUTPUT_NAME,
+        test_probabilities=_probabilities(model, x_test),
+        extra={
+            "epochs": config.epochs,
+            "world_size": world_size,
+            "train_seconds": round(time.monotonic() - started, 2),
+        },
+    )
+
+
+def _device(setting: str) -> torch.device:
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("DEVICE=cuda but no CUDA device is available")
+    if setting == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def _load_checkpoint(
+    store: CheckpointStore, fingerprint: dict[str, Any], progress: Progress
+) -> dict[str, Any] | None:
+    path = store.latest()
+    if path is None:
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    reason = incompatibility(state.get("fingerprint", {}), fingerprint)
+    if reason:
+        progress.event(
+            "checkpoint_ignored", f"not resuming from {path}: {reason}", path=str(path), reason=reason
+        )
+        return None
+    progress.event(
+        "resume",
+        f"resuming from {path} (epoch {state['epoch']}, batch {state['step']})",
+        path=str(path),
+        epoch=state["epoch"],
+        step=state["step"],
+    )
+    return state
+
+
+@torch.no_grad()
+def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    model.eval()
+    return torch.softmax(model(x), dim=1).cpu().numpy()
+
+
+def _to_onnx(model: nn.Module, dataset: Dataset) -> bytes:
+    """ONNX with softmax included and a dynamic batch dimension."""
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    exported = nn.Sequential(copy.deepcopy(model), nn.Softmax(dim=1)).cpu().eval()
+    example = torch.from_numpy(dataset.x_test[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecations inside torch.export
+        program = torch.onnx.export(
+            exported,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,
+            verbose=False,
+        )
+    return program.model_proto.SerializeToString()

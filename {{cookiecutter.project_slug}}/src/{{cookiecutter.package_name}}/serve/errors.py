@@ -1,0 +1,153 @@
+"""One JSON error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
+
+A client's mistake is always a 4xx that says what is wrong and how to fix it; an
+unexpected failure is a 500 that leaks nothing about the server's internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable error code.", examples=["not_an_image"])
+    message: str = Field(description="What is wrong and how to fix it.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a stable code and a message meant for the client."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while a request body is received once it passes MAX_BODY_BYTES.
+
+    It is an HTTPException so that FastAPI's body parsing re-raises it as it is
+    instead of turning it into a generic 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=body_too_large_message(limit))
+
+
+def body_too_large_message(limit: int) -> str:
+    return (
+        f"request body is larger than the limit of {limit} bytes (MAX_BODY_BYTES); "
+        "send fewer or smaller images per request"
+    )
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status_code, headers=headers)
+
+
+# Codes for errors raised by Starlette/FastAPI themselves.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+}
+
+_HTTP_MESSAGES = {
+    404: "no such endpoint; see /docs for the API",
+    405: "method not allowed on this endpoint; see /docs for the API",
+}
+
+
+def _describe_validation_error(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        location = ".".join(str(item) for item in err.get("loc", ()) if item != "body")
+        parts.append(f"{location or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) + " (see /docs for the request schema)"
+
+
+async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+
+
+async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    if status >= 500:
+        message = "internal server error"
+    elif status in _HTTP_MESSAGES:
+        message = _HTTP_MESSAGES[status]
+    else:
+        message = str(exc.detail)
+    return error_response(status, code, message, dict(exc.headers or {}) or None)
+
+
+async def _validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "invalid_request", _describe_validation_error(exc))
+
+
+async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        500, "internal_error", "internal server error; the request was logged, try again later"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc(
+        "Bad input: empty body, no files, invalid base64, not an image, corrupted image, too many images."
+    ),
+    413: _doc("Request body over MAX_BODY_BYTES, or an image with too many pixels."),
+    415: _doc("Unsupported Content-Type: use multipart/form-data or application/json."),
+    422: _doc("A parameter is out of range or the JSON body does not follow the schema."),
+    500: _doc("Unexpected server error (details are logged, never returned)."),
+    503: _doc("Model not loaded yet, server draining, or too many requests in flight (see Retry-After)."),
+    504: _doc("Inference did not finish within REQUEST_TIMEOUT (see Retry-After)."),
+}

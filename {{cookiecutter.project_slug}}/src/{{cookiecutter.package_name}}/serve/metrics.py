@@ -1,0 +1,119 @@
+"""Prometheus metrics of one app instance.
+
+Each app gets its own registry, so several apps (tests) can live in one process. With
+PROMETHEUS_MULTIPROC_DIR set (needed for WORKERS > 1), prometheus_client writes the
+values to files there and /metrics adds up every worker's files.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.request_latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route template and status code.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight",
+            "HTTP requests being handled right now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.inferences_in_flight = Gauge(
+            "model_inferences_in_flight",
+            "Inference jobs holding a MAX_CONCURRENCY slot right now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.inference_latency = Histogram(
+            "model_inference_duration_seconds",
+            "Time spent in the ONNX Runtime session for one batch.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "model_inference_batch_size",
+            "Images per predict request.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.model_info = Gauge(
+            "model_info",
+            "The model being served (value 1), labelled with its version and framework.",
+            ["model_version", "framework"],
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.model_ready = Gauge(
+            "model_ready",
+            "1 when a warmed-up model is serving, else 0.",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.reloads = Counter(
+            "model_reloads_total",
+            "Model (re)load attempts by result (success or failure).",
+            ["result"],
+            registry=registry,
+        )
+
+    def set_model(self, model_version: str, framework: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(model_version=model_version, framework=framework).set(1)
+        self.model_ready.set(1)
+
+    def render(self) -> bytes:
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

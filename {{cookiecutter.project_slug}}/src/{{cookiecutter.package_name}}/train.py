@@ -1,0 +1,72 @@
+"""Train, export to ONNX and write the model directory: ``python -m <package>.train``.
+
+Settings come from environment variables and flags (see ``--help``). Exit status: 0
+when the model was written or training stopped cleanly on SIGTERM (a checkpoint was
+saved; the next run resumes), 1 on a data, training or export error, 2 on a bad setting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from . import runtime
+from .checkpoint import StopRequest
+from .config import ConfigError, load_config
+from .progress import Progress
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = load_config(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    # Size the native thread pools before the framework is imported; torchrun's
+    # processes on one machine share its CPUs.
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    threads = runtime.configure_thread_env(config.threads or max(1, runtime.cpu_limit() // local_processes))
+    stop = StopRequest()
+    stop.install()
+    progress = Progress(config.log_format, enabled=int(os.environ.get("RANK", "0")) == 0)
+
+    from . import data, export, models
+
+    try:
+        if data.ensure_dataset(config.data_dir, seed=config.seed):
+            progress.event(
+                "data", f"wrote the digits data set to {config.data_dir}", data_dir=str(config.data_dir)
+            )
+        dataset = data.load_dataset(config.data_dir, models.LAYOUT)
+        progress.event(
+            "start",
+            f"training {models.FRAMEWORK} on {len(dataset.y_train)} images "
+            f"({len(dataset.classes)} classes, test {len(dataset.y_test)}) with {threads} threads",
+            framework=models.FRAMEWORK,
+            n_train=len(dataset.y_train),
+            n_test=len(dataset.y_test),
+            classes=len(dataset.classes),
+            threads=threads,
+            epochs=config.epochs,
+        )
+        trained = models.train(config, dataset, progress, stop, threads)
+        if trained is None:  # stopped by a signal, or a worker rank
+            return 0
+        metrics = export.write_model(config.model_dir, trained, dataset)
+    except (data.DataError, export.ExportError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    progress.event(
+        "done",
+        f"wrote {config.model_dir} (test accuracy {metrics['accuracy']:.2%})",
+        model_dir=str(config.model_dir),
+        accuracy=metrics["accuracy"],
+        elapsed=round(progress.elapsed(), 3),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The real server process: `python -m <package>.serve`, signals, exit codes, JSON logs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import {{ cookiecutter.package_name }} as package
+
+from .support import (
+    BLACK,
+    WHITE,
+    free_port,
+    package_env,
+    start_server_process,
+    wait_http_ready,
+    write_model,
+)
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_sigterm_drains_in_flight_request_and_exits_0(tmp_path: Path, slow_k: float) -> None:
+    model_dir = write_model(tmp_path / "current", "slow", slow_k=slow_k)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(model_dir))
+    try:
+        wait_http_ready(url, process)
+        results: list[httpx.Response] = []
+        request = threading.Thread(
+            target=lambda: results.append(
+                httpx.post(f"{url}/v1/predict", files={"files": ("w.png", WHITE)}, timeout=30)
+            )
+        )
+        request.start()
+        time.sleep(0.4)  # the slow inference is running now
+        process.send_signal(signal.SIGTERM)
+        request.join(30)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert results and results[0].status_code == 200, results
+    assert results[0].json()["model_version"] == "slow"
+    assert process.returncode == 0, stderr
+    logs = _json_lines(stderr)
+    assert any("readiness is now 503" in entry["message"] for entry in logs)
+    access = [entry for entry in logs if entry["logger"].endswith(".access")]
+    predict = next(entry for entry in access if entry["path"] == "/v1/predict")
+    assert predict["status"] == 200 and predict["method"] == "POST"
+    assert predict["duration_ms"] > 500 and predict["request_id"] and predict["client"]
+    assert not any(entry["logger"] == "uvicorn.access" for entry in logs)
+
+
+def test_sighup_reloads_model(tmp_path: Path) -> None:
+    model_dir = write_model(tmp_path / "current", "v1")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(model_dir))
+    try:
+        wait_http_ready(url, process)
+        write_model(model_dir, "v2", seed=3)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{url}/readyz").json().get("model_version") != "v2":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        response = httpx.post(f"{url}/v1/predict", files={"files": ("b.png", BLACK)})
+        assert response.json()["model_version"] == "v2"
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+
+
+def test_missing_model_dir_starts_not_ready(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(tmp_path / "none"))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/livez").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.05)
+        response = httpx.get(f"{url}/readyz")
+        assert response.status_code == 503
+        assert "does not exist" in response.json()["error"]["message"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert any("model not loaded" in entry["message"] for entry in _json_lines(stderr))
+
+
+def test_invalid_setting_exits_2_with_one_clear_line() -> None:
+    for name, value, rule in [
+        ("MAX_BATCH", "abc", "integer from 1 to 1024"),
+        ("PORT", "70000", "integer from 1 to 65535"),
+        ("REQUEST_TIMEOUT", "-1", "number from"),
+        ("LOG_LEVEL", "loud", "one of"),
+        ("ENABLE_NOOP", "maybe", "boolean"),
+        ("WORKERS", "4", "PROMETHEUS_MULTIPROC_DIR"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", f"{package.__name__}.serve"],
+            env=package_env(**{name: value}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert name in lines[0] and repr(value) in lines[0] and rule in lines[0]

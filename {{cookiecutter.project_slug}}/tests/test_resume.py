@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+import signal
+
+from {{ cookiecutter.package_name }}.artifacts import read_model_dir
+
+EPOCHS = "8"
+
+
+def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes(runner) -> None:
+    process = runner.start(EPOCHS=EPOCHS)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # wait until the first epoch is done, then stop it
+        lines.append(line)
+        if line.startswith("{") and json.loads(line)["event"] == "epoch":
+            process.send_signal(signal.SIGTERM)
+            break
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    events = runner.events("".join(lines) + stdout)
+    stopped = [event for event in events if event["event"] == "stopped"]
+    assert len(stopped) == 1, "training finished before SIGTERM arrived"
+    assert list(runner.checkpoint_dir.glob("checkpoint-*.ckpt"))
+    assert not runner.model_dir.exists()
+
+    result = runner.run(EPOCHS=EPOCHS)
+    assert result.returncode == 0, result.stderr
+    events = runner.events(result.stdout)
+    resumed = next(event for event in events if event["event"] == "resume")
+    assert (resumed["epoch"], resumed["step"]) == (stopped[0]["epoch"], stopped[0]["step"])
+    first_epoch = next(event for event in events if event["event"] == "epoch")
+    assert first_epoch["epoch"] == stopped[0]["epoch"] + 1
+    assert events[-1]["event"] == "done"
+    assert read_model_dir(runner.model_dir).metrics["accuracy"] >= 0.9
+
+
+def test_resumed_run_matches_an_uninterrupted_one(runner, tmp_path) -> None:
+    # Train 3 epochs, then extend the same checkpoints to 5: the result must equal a
+    # straight 5-epoch run, since the state and the shuffles are fully restored.
+    assert runner.run(EPOCHS="3").returncode == 0
+    resumed = runner.run(EPOCHS="5")
+    assert resumed.returncode == 0, resumed.stderr
+    assert any(event["event"] == "resume" for event in runner.events(resumed.stdout))
+    # --no-resume ignores the checkpoints that are there and trains from scratch.
+    straight = runner.run("--no-resume", EPOCHS="5", MODEL_DIR=str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    assert not any(event["event"] == "resume" for event in runner.events(straight.stdout))
+    accuracy = read_model_dir(runner.model_dir).metrics["accuracy"]
+    assert abs(accuracy - read_model_dir(tmp_path / "straight").metrics["accuracy"]) <= 0.006
