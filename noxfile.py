@@ -62,3 +62,25 @@ def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
     session.install(*PINS, *RENDER, *LINTERS, "cruft", "pytest", "pytest-xdist")
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build the train, serve, test and lb images of variants with BuildKit (offline-capable)."""
+    session.install(*PINS, *RENDER, "pip")
+    session.run("python", "-m", "harness", "build", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def test(session: nox.Session) -> None:
+    """Run variants on the Docker engine: train, serve, predict, project tests, compose, policy."""
+    session.install(*PINS, *RENDER, "pip", "pytest")
+    variants = [f"--variants={spec}" for spec in session.posargs]
+    session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: generate the default variant, build, train, serve and predict."""
+    session.install(*PINS, *RENDER, "pip")
+    session.run("python", "-m", "harness", "demo", *session.posargs)

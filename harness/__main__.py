@@ -60,6 +60,27 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from .engine import find_engine
+    from .pipeline import prepare
+
+    engine = find_engine()
+    variants = options.select(args.variants)
+    print(f"building {len(variants)} variant(s) with {engine.docker} (daemon {engine.server_version})")
+    for variant in variants:
+        images = prepare(engine, variant)
+        for target, result in images.results.items():
+            print(f"  {images.id:<44} {target:<6} {result.seconds:6.1f} s  {result.tags[-1]}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    [variant] = options.select(args.variants or ["default"])[:1]
+    return run_demo(variant)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         ("matrix", cmd_matrix, "print the covering set as a GitHub Actions matrix (JSON)"),
         ("render", cmd_render, "render variants (default: the default variant)"),
         ("lint", cmd_lint, "render variants (default: all valid ones) and run every static check"),
+        ("build", cmd_build, "build the train, serve, test and lb images of variants (default: covering set)"),
+        ("demo", cmd_demo, "generate, build, train, serve and predict the default variant"),
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("variants", nargs="*", help="variant ids or filters such as framework=sklearn")
@@ -76,9 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RenderError, ToolMissing) as exc:
+    except (ValueError, RenderError, ToolMissing, *_docker_errors()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _docker_errors() -> tuple[type[Exception], ...]:
+    from .base_image import BaseImageError
+    from .build import BuildError
+    from .engine import EngineError
+    from .pipeline import VariantNotBuildable
+    from .wheelhouse import WheelhouseError
+
+    return (EngineError, BaseImageError, BuildError, WheelhouseError, VariantNotBuildable)
 
 
 if __name__ == "__main__":

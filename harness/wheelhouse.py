@@ -1,0 +1,176 @@
+"""Prefetch the wheels a rendered project's lock files pin, for offline Docker builds.
+
+The wheels are downloaded on the host (where the pip configuration knows the local wheel
+directories, indexes and the TLS proxy's CA) into a cache shared by every run and every
+variant, e.g. ``~/.cache/ml-container-template/wheelhouse/cp311``. A build then gets the
+wheels of its own locks hard-linked into ``<project>/.wheelhouse/``, which the Dockerfile
+bind-mounts into its ``pip install`` steps only (``--no-index`` then needs no network).
+
+A second run finds every pinned wheel in the cache and starts no pip at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+DEFAULT_CACHE = Path(os.environ.get("ML_TEMPLATE_CACHE", "~/.cache/ml-container-template")).expanduser()
+LOCK_NAMES = ("build.txt", "serve.txt", "train.txt", "test.txt")
+# glibc of the oldest supported base (Debian bookworm: 2.36); older manylinux tags all fit.
+MAX_GLIBC_MINOR = 36
+
+
+class WheelhouseError(RuntimeError):
+    """Wheels could not be fetched; the message names the packages and the log."""
+
+
+def cache_dir(python_version: str = "3.11", root: Path = DEFAULT_CACHE) -> Path:
+    """The shared wheel cache for one Python version, e.g. ``.../wheelhouse/cp311``."""
+    return root / "wheelhouse" / f"cp{python_version.replace('.', '')}"
+
+
+def lock_files(project_dir: Path) -> list[Path]:
+    """The rendered lock files of a project (``requirements/{build,serve,train,test}.txt``)."""
+    return [p for name in LOCK_NAMES if (p := Path(project_dir) / "requirements" / name).is_file()]
+
+
+def read_pins(files: Iterable[Path]) -> dict[str, str]:
+    """``{normalized name: version}`` from ``name==version`` lines (``-r`` lines are followed)."""
+    pins: dict[str, str] = {}
+    for path in files:
+        for raw in Path(path).read_text().splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith(("-r ", "--requirement ")):
+                pins.update(read_pins([Path(path).parent / line.split(None, 1)[1]]))
+                continue
+            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;]+)", line)
+            if not match:
+                raise WheelhouseError(f"{path}: not a pin (name==version): {raw!r}")
+            pins[_norm(match.group(1))] = match.group(3)
+    return pins
+
+
+def missing(pins: dict[str, str], wheel_dir: Path, python_version: str = "3.11") -> dict[str, str]:
+    """The pins with no matching, compatible wheel in ``wheel_dir``."""
+    have = {(name, version) for name, version, _ in _wheels(wheel_dir, python_version)}
+    return {n: v for n, v in pins.items() if (n, v) not in have}
+
+
+def prefetch(
+    lock_paths: Iterable[Path],
+    python_version: str = "3.11",
+    *,
+    root: Path = DEFAULT_CACHE,
+    log: Path | None = None,
+    timeout: float = 3600,
+) -> Path:
+    """Download every pinned wheel of ``lock_paths`` (the union, e.g. of several
+    variants) into the shared cache for ``python_version``; return the cache directory.
+
+    Uses the host's pip configuration (find-links, indexes, CA); only binary wheels for
+    CPython ``python_version`` on manylinux x86_64, without dependencies (locks are
+    complete). Raises WheelhouseError naming what could not be fetched.
+    """
+    target = cache_dir(python_version, root)
+    target.mkdir(parents=True, exist_ok=True)
+    pins = read_pins(lock_paths)
+    todo = missing(pins, target, python_version)
+    if not todo:
+        return target
+    log = log or target.parent / f"prefetch-cp{python_version.replace('.', '')}.log"
+    req = target.parent / f".prefetch-cp{python_version.replace('.', '')}.txt"
+    req.write_text("".join(f"{n}=={v}\n" for n, v in sorted(todo.items())))
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--progress-bar=off",
+        "--dest",
+        str(target),
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        *[arg for plat in _platforms() for arg in ("--platform", plat)],
+        "-r",
+        str(req),
+    ]
+    with log.open("w") as out:
+        out.write("$ " + " ".join(cmd) + "\n")
+        out.flush()
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    left = missing(pins, target, python_version)
+    if proc.returncode != 0 or left:
+        names = ", ".join(f"{n}=={v}" for n, v in sorted(left.items())) or "(see log)"
+        raise WheelhouseError(f"could not prefetch wheels for cp{python_version}: {names}; see {log}")
+    return target
+
+
+def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11") -> Path:
+    """Fill ``<project>/.wheelhouse/`` with the wheels its own locks pin (hard links,
+    copies across file systems); stale wheels there are removed. Returns that folder.
+    """
+    dest = Path(project_dir) / ".wheelhouse"
+    dest.mkdir(exist_ok=True)
+    pins = read_pins(lock_files(project_dir))
+    wanted: dict[str, Path] = {}
+    for name, version, path in _wheels(wheel_dir, python_version):
+        if pins.get(name) == version:
+            wanted[path.name] = path
+    for old in dest.glob("*.whl"):
+        if old.name not in wanted:
+            old.unlink()
+    for fname, src in wanted.items():
+        out = dest / fname
+        if out.exists():
+            continue
+        try:
+            os.link(src, out)
+        except OSError:
+            shutil.copy2(src, out)
+    left = missing(pins, dest, python_version)
+    if left:
+        raise WheelhouseError(
+            f"{dest} lacks {', '.join(f'{n}=={v}' for n, v in sorted(left.items()))}: run prefetch() first"
+        )
+    return dest
+
+
+def _platforms() -> list[str]:
+    plats = [f"manylinux_2_{minor}_x86_64" for minor in range(MAX_GLIBC_MINOR, 4, -1)]
+    return [*plats, "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
+
+
+def _wheels(wheel_dir: Path, python_version: str) -> Iterable[tuple[str, str, Path]]:
+    """(normalized name, public version, path) of the wheels usable on CPython X.Y linux x86_64."""
+    if not Path(wheel_dir).is_dir():
+        return []
+    cp = f"cp{python_version.replace('.', '')}"
+    found = []
+    for path in Path(wheel_dir).glob("*.whl"):
+        parts = path.name[:-4].split("-")
+        if len(parts) not in (5, 6):
+            continue
+        name, version, py, abi, plat = parts[0], parts[1], parts[-3], parts[-2], parts[-1]
+        py_ok = any(
+            t == cp or t in ("py3", "py2.py3") or (t.startswith("cp3") and abi == "abi3") for t in py.split(".")
+        )
+        abi_ok = any(a in ("none", "abi3", cp) for a in abi.split("."))
+        plat_ok = plat == "any" or any(p in _platforms() for p in plat.split("."))
+        if py_ok and abi_ok and plat_ok:
+            found.append((_norm(name), version.split("+", 1)[0], path))
+    return found
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

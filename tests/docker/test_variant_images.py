@@ -1,0 +1,191 @@
+"""Each selected variant's images, run on a real Docker engine the way users run them.
+
+Train writes a model into a volume, serve loads it and classifies held-out digit images,
+the generated project's own tests pass inside its test image, compose keeps answering
+through the load balancer while a replica is killed, and the images keep their promises
+(non-root, no compilers in serve, labels, healthcheck, no build secrets in any layer).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from harness import smoke
+from harness.build import HOST_CA_BUNDLE
+from harness.engine import Engine
+from harness.pipeline import VariantImages
+from harness.sandbox import Sandbox, post_images, wait_http
+
+MIN_ACCURACY = 0.95
+
+
+def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: VariantImages) -> None:
+    models, data = smoke.train(box, images)
+    url = smoke.serve(box, images, models)
+    digits = smoke.held_out_digits(box, images, data)
+    assert len(digits) > 100, f"expected the held-out digits in the data volume, found {len(digits)}"
+    result = smoke.classify(url, digits)
+    print(f"{images.id}: {result.correct}/{result.total} held-out digits right ({result.accuracy:.1%})")
+    assert result.accuracy >= MIN_ACCURACY
+
+
+def test_project_tests_pass_inside_the_test_image(box: Sandbox, images: VariantImages) -> None:
+    box.run(
+        images.image("test"),
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        name="pytest",
+        options=[*smoke.HARDENED, "--init"],
+        detach=True,
+    )  # fmt: skip
+    status = box.wait_exit("pytest", timeout=smoke.TRAIN_TIMEOUT)
+    output = box.logs("pytest")
+    print(output[-2000:])
+    assert status == 0, f"the generated project's tests failed in its test image:\n{output[-6000:]}"
+
+
+def image_config(engine: Engine, ref: str) -> dict:
+    return json.loads(engine.run("image", "inspect", ref).stdout)[0]["Config"]
+
+
+def test_image_policy(engine: Engine, images: VariantImages) -> None:
+    for target in ("train", "serve"):
+        config = image_config(engine, images.image(target))
+        assert config["User"] == "10001:10001", f"{target} runs as {config['User']!r}"
+        labels = config.get("Labels") or {}
+        for key in ("source", "revision", "version", "created"):
+            assert labels.get(f"org.opencontainers.image.{key}"), f"{target} lacks label {key}"
+    serve = image_config(engine, images.image("serve"))
+    assert serve.get("Healthcheck", {}).get("Test"), "serve image has no HEALTHCHECK"
+    assert "curl" not in " ".join(serve["Healthcheck"]["Test"])
+    probe = (
+        "import importlib.util as u, shutil;"
+        "print(sorted([c for c in ('gcc', 'cc', 'g++', 'make', 'pip', 'curl') if shutil.which(c)]"
+        " + [m for m in ('torch', 'tensorflow', 'sklearn', 'pip') if u.find_spec(m)]))"
+    )
+    found = engine.run("run", "--rm", "--read-only", "--entrypoint", "python", images.image("serve"), "-c", probe)
+    assert found.stdout.strip() == "[]", f"the serve image holds {found.stdout.strip()}"
+
+
+def _needles() -> dict[str, bytes]:
+    """Distinctive bytes of the build secrets: the host CA bundle's last certificate and pip.conf."""
+    needles = {"pip.conf": b"cert = /run/secrets/ca"}
+    if HOST_CA_BUNDLE.is_file():
+        last_cert = HOST_CA_BUNDLE.read_bytes().rsplit(b"-----BEGIN CERTIFICATE-----", 1)[-1]
+        needles["CA bundle"] = last_cert.strip().splitlines()[1]
+    return needles
+
+
+def _stream_contains(stream, needles: dict[str, bytes]) -> list[str]:
+    found, tail, overlap = set(), b"", max(len(n) for n in needles.values())
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        window = tail + chunk
+        found |= {name for name, needle in needles.items() if needle in window}
+        tail = window[-overlap:]
+    return sorted(found)
+
+
+def test_build_secrets_are_in_no_image_layer(engine: Engine, images: VariantImages) -> None:
+    needles = _needles()
+    for target in ("train", "serve"):
+        with subprocess.Popen(
+            [engine.docker, "save", images.image(target)], stdout=subprocess.PIPE, env=engine.env()
+        ) as proc:
+            found = _stream_contains(proc.stdout, needles)
+        assert proc.returncode == 0, f"docker save {target} failed"
+        assert found == [], f"{target} image layers contain the build secret(s): {found}"
+
+
+@pytest.fixture
+def compose_project(engine: Engine, images: VariantImages, box: Sandbox) -> Iterator[dict[str, str]]:
+    """The variant's compose project under a unique name, torn down (with volumes) after."""
+    port = str(_free_port())
+    env = engine.env(COMPOSE_PROJECT_NAME=box.run_id, IMAGE_TAG=images.id, PORT=port)
+    yield env
+    subprocess.run(
+        engine.compose_cmd(images.project, "down", "-v", "--remove-orphans", "--timeout", "5", profiles=["train"]),
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _compose(engine: Engine, images: VariantImages, env: dict[str, str], *args: str, timeout: float = 900) -> str:
+    cmd = engine.compose_cmd(images.project, *args, profiles=["train"] if args[0] == "run" else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_compose_replicas_share_load_and_survive_a_killed_replica(
+    engine: Engine, images: VariantImages, compose_project: dict[str, str], box: Sandbox
+) -> None:
+    env = compose_project
+    _compose(engine, images, env, "run", "--rm", "train", timeout=smoke.TRAIN_TIMEOUT)
+    _compose(engine, images, env, "up", "-d", "--wait", "--no-build", "--scale", "serve=2", timeout=300)
+    url = f"http://127.0.0.1:{env['PORT']}"
+    wait_http(f"{url}/readyz", smoke.READY_TIMEOUT)
+    replicas = _compose(engine, images, env, "ps", "-q", "serve").split()
+    assert len(replicas) == 2
+
+    digit = _a_digit_png(engine, images)
+    failures: list[str] = []
+    done = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        nonlocal done
+        while not stop.is_set():
+            try:
+                post_images(f"{url}/v1/predict", {"d.png": digit}, timeout=20)
+                done += 1
+            except Exception as exc:  # every failed request counts, whatever its kind
+                failures.append(repr(exc))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(3)
+    engine.run("kill", replicas[0])
+    time.sleep(4)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    served = [_logs(engine, r).count("/v1/predict") for r in replicas]
+    print(f"{images.id}: {done} requests through the load balancer, per replica {served}, failures {len(failures)}")
+    assert all(count > 0 for count in served), f"a replica received no requests: {served}"
+    assert done > 20
+    assert failures == [], f"{len(failures)} requests failed while a replica was killed: {failures[:3]}"
+
+
+def _a_digit_png(engine: Engine, images: VariantImages) -> bytes:
+    script = (
+        "import io, sys, numpy as np; from PIL import Image;"
+        "img = Image.fromarray((np.eye(8) * 255).astype('uint8'));"
+        "buf = io.BytesIO(); img.save(buf, 'PNG'); sys.stdout.buffer.write(buf.getvalue())"
+    )
+    proc = subprocess.run(
+        [engine.docker, "run", "--rm", "--entrypoint", "python", images.image("serve"), "-c", script],
+        capture_output=True,
+        env=engine.env(),
+        check=True,
+    )
+    return proc.stdout
+
+
+def _logs(engine: Engine, container: str) -> str:
+    proc = engine.run("logs", container, check=False)
+    return proc.stdout + proc.stderr
