@@ -10,7 +10,6 @@ number of variants grows.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -172,23 +171,29 @@ def _ruff_format_args(project: Path) -> list[str]:
 
 
 def _kustomize(units: list[Unit]) -> list[str]:
+    """Build every overlay with kustomize, then validate all builds in one run per Kubernetes version."""
     kubectl = which("kubectl", "kubectl (with kustomize); see the Kubernetes install docs")
     validate = which("kubernetes-validate", "kubernetes-validate")
     failures = []
-    for unit in units:
-        built = _run([kubectl, "kustomize", str(unit.path)])
-        if built.returncode != 0:
-            failures.append(_failure(unit, "kubectl kustomize: " + built.stderr))
-            continue
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-            handle.write(built.stdout)
-        try:
-            for version in KUBERNETES_VERSIONS:
-                proc = _run([validate, "--strict", "--quiet", "-k", version, handle.name])
-                if proc.returncode != 0:
-                    failures.append(_failure(unit, f"kubernetes-validate {version}: {proc.stdout}{proc.stderr}"))
-        finally:
-            os.unlink(handle.name)
+    with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
+        built: dict[str, Unit] = {}
+        for n, unit in enumerate(units):
+            proc = _run([kubectl, "kustomize", str(unit.path)])
+            if proc.returncode != 0:
+                failures.append(_failure(unit, "kubectl kustomize: " + proc.stderr))
+                continue
+            path = Path(tmp) / f"overlay-{n}.yaml"
+            path.write_text(proc.stdout)
+            built[str(path)] = unit
+        for version in KUBERNETES_VERSIONS if built else ():
+            proc = _run([validate, "--strict", "--quiet", "-k", version, *built])
+            if proc.returncode == 0:
+                continue
+            output = proc.stdout + proc.stderr
+            hit = [path for path in built if path in output] or list(built)[:1]
+            for path in hit:
+                lines = [line for line in output.splitlines() if path in line] or output.splitlines()
+                failures.append(_failure(built[path], f"kubernetes-validate {version}: " + "\n".join(lines)))
     return failures
 
 

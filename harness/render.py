@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .options import ROOT, Variant, problems, variant_id
@@ -47,8 +49,15 @@ def render(variant: Mapping[str, str], output_dir: Path, **answers: str) -> Path
 
 
 def render_many(variants: Iterable[Variant], output_root: Path) -> dict[str, Path]:
-    """Render each variant into ``output_root/<variant id>/``; return id -> project dir."""
-    return {variant_id(v): render(v, Path(output_root) / variant_id(v)) for v in variants}
+    """Render each variant into ``output_root/<variant id>/``; return id -> project dir.
+
+    Renders run in parallel processes (cookiecutter is pure Python and CPU-bound).
+    """
+    variants = list(variants)
+    targets = [Path(output_root) / variant_id(v) for v in variants]
+    with ProcessPoolExecutor(max_workers=min(len(variants), os.cpu_count() or 1) or 1) as pool:
+        projects = list(pool.map(render, variants, targets))
+    return {variant_id(v): p for v, p in zip(variants, projects, strict=True)}
 
 
 def tree_digest(root: Path) -> str:
