@@ -44,6 +44,11 @@ class Sandbox:
         self.engine.run("volume", "create", "--label", self.label, name)
         return name
 
+    def adopt_volume(self, name: str) -> str:
+        """Create a volume with a name chosen elsewhere (e.g. from a manifest), labelled as ours."""
+        self.engine.run("volume", "create", "--label", self.label, name)
+        return name
+
     def network(self, what: str) -> str:
         name = self.name(what)
         self.engine.run("network", "create", "--label", self.label, name)

@@ -8,9 +8,11 @@ read-only root filesystem, tmpfs /tmp, no capabilities, no privilege escalation.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine import Engine
 from .pipeline import VariantImages
 from .sandbox import Sandbox, post_images, wait_http
 
@@ -86,3 +88,25 @@ def classify(url: str, digits: dict[str, tuple[str, bytes]], batch: int = 16) ->
             correct += best["label"] == digits[name][0]
             samples.append((name, digits[name][0], best["label"], best["probability"]))
     return Classified(correct, len(names), samples)
+
+
+def sample_png(engine: Engine, images: VariantImages) -> bytes:
+    """A small PNG (a diagonal stroke), drawn by Pillow inside the serve image."""
+    script = (
+        "import io, sys, numpy as np; from PIL import Image;"
+        "img = Image.fromarray((np.eye(8) * 255).astype('uint8'));"
+        "buf = io.BytesIO(); img.save(buf, 'PNG'); sys.stdout.buffer.write(buf.getvalue())"
+    )
+    cmd = [
+        engine.docker,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "python",
+        images.image("serve"),
+        "-c",
+        script,
+    ]
+    return subprocess.run(cmd, capture_output=True, env=engine.env(), check=True).stdout

@@ -140,7 +140,7 @@ def test_compose_replicas_share_load_and_survive_a_killed_replica(
     replicas = _compose(engine, images, env, "ps", "-q", "serve").split()
     assert len(replicas) == 2
 
-    digit = _a_digit_png(engine, images)
+    digit = smoke.sample_png(engine, images)
     failures: list[str] = []
     done = 0
     stop = threading.Event()
@@ -169,21 +169,6 @@ def test_compose_replicas_share_load_and_survive_a_killed_replica(
     assert all(count > 0 for count in served), f"a replica received no requests: {served}"
     assert done > 20
     assert failures == [], f"{len(failures)} requests failed while a replica was killed: {failures[:3]}"
-
-
-def _a_digit_png(engine: Engine, images: VariantImages) -> bytes:
-    script = (
-        "import io, sys, numpy as np; from PIL import Image;"
-        "img = Image.fromarray((np.eye(8) * 255).astype('uint8'));"
-        "buf = io.BytesIO(); img.save(buf, 'PNG'); sys.stdout.buffer.write(buf.getvalue())"
-    )
-    proc = subprocess.run(
-        [engine.docker, "run", "--rm", "--entrypoint", "python", images.image("serve"), "-c", script],
-        capture_output=True,
-        env=engine.env(),
-        check=True,
-    )
-    return proc.stdout
 
 
 def _logs(engine: Engine, container: str) -> str:
