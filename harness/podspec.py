@@ -21,7 +21,9 @@ allowPrivilegeEscalation: false                 ``--security-opt no-new-privileg
 privileged: true                                ``--privileged``
 seccompProfile Unconfined                       ``--security-opt seccomp=unconfined``
                                                 (RuntimeDefault is docker's default)
-emptyDir mount (any medium)                     ``--tmpfs path:rw,exec,size=N``
+emptyDir, medium Memory                         ``--tmpfs path:rw,exec,mode=1777,size=N``
+emptyDir on disk                                ``--volume <prefix>emptydir-<name>:path``
+                                                (a fresh named docker volume)
 emptyDir mounted at /dev/shm                    ``--shm-size N``
 persistentVolumeClaim mount                     ``--volume <prefix><claim>:path[:ro]``
                                                 (a named docker volume)
@@ -39,9 +41,10 @@ What it does NOT reproduce: probes (startup, readiness, liveness) and lifecycle 
 (the preStop sleep); NetworkPolicies and Services (networking is the caller's: add
 ``--network``/``--publish`` yourself); requests (only limits become docker limits) and
 ephemeral-storage; the fsGroup ownership change of volumes (a fresh named volume takes
-its owner from the image's directory, not from fsGroup); emptyDir's disk medium (every
-emptyDir becomes a tmpfs, so it counts against memory on both sides only for
-``medium: Memory``); the service-account token (never mounted here anyway); the downward
+its owner from the image's directory, not from fsGroup); emptyDir size limits on disk
+(a docker volume has none); a Memory emptyDir over a directory the image has (Docker's
+tmpfs takes that directory's mode but root as its owner, fine for /tmp); the
+service-account token (never mounted here anyway); the downward
 API (``fieldRef``/``resourceFieldRef`` values are left out and listed in
 ``DockerRun.unresolved`` unless the caller passes them in ``env``); Secrets; configMap,
 secret, projected and hostPath volumes and ``subPath`` mounts (these raise
@@ -290,9 +293,15 @@ def _volume_options(spec: Mapping[str, Any], ctr: Mapping[str, Any], prefix: str
             size = parse_bytes(limit) if limit is not None else None
             if path == "/dev/shm":
                 options += ["--shm-size", str(size if size is not None else 64 * 2**20)]
-            else:
-                opts = "rw,exec" + (f",size={size}" if size is not None else "")
+            elif (volume["emptyDir"] or {}).get("medium") == "Memory":
+                opts = "rw,exec,mode=1777" + (f",size={size}" if size is not None else "")
                 options += ["--tmpfs", f"{path}:{opts}"]
+            else:
+                # A disk-backed emptyDir is a fresh, empty, writable directory: a new named
+                # volume (Docker gives it the image directory's owner, as fsGroup would).
+                docker_volume = f"{prefix}emptydir-{mount['name']}"
+                options += ["--volume", f"{docker_volume}:{path}"]
+                named[docker_volume] = path
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]
             docker_volume = prefix + claim["claimName"]

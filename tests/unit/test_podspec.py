@@ -110,7 +110,7 @@ def test_serve_deployment_in_dev(built: dict[tuple[str, str], str]) -> None:
     run = docker_run(built[("sklearn", "dev")], f"{SLUG}-serve")
     argv = run.argv()
     assert run.image == f"{REPO}:0.1.0-serve"
-    assert pairs(argv, "--tmpfs") == [f"/tmp:rw,exec,size={64 * 2**20}"]
+    assert pairs(argv, "--tmpfs") == [f"/tmp:rw,exec,mode=1777,size={64 * 2**20}"]
     assert pairs(argv, "--volume") == [f"{SLUG}-models:/models:ro"]
     assert run.volumes == {f"{SLUG}-models": "/models"}
     assert pairs(argv, "--cpus") == ["1"]
@@ -141,8 +141,12 @@ def test_single_process_training_job(built: dict[tuple[str, str], str]) -> None:
     assert pairs(argv, "--entrypoint") == ["python"]
     assert run.args == ["-m", f"{PKG}.train"]
     assert argv[-3:] == [run.image, "-m", f"{PKG}.train"]
-    assert sorted(pairs(argv, "--volume")) == [f"{SLUG}-checkpoints:/checkpoints", f"{SLUG}-models:/models"]
-    assert sorted(pairs(argv, "--tmpfs")) == [f"/data:rw,exec,size={256 * 2**20}", f"/tmp:rw,exec,size={256 * 2**20}"]
+    assert sorted(pairs(argv, "--volume")) == [
+        f"{SLUG}-checkpoints:/checkpoints",
+        f"{SLUG}-models:/models",
+        "emptydir-data:/data",
+    ]
+    assert pairs(argv, "--tmpfs") == [f"/tmp:rw,exec,mode=1777,size={256 * 2**20}"]
     assert run.env["EPOCHS"] == "2"  # dev's merge over the base's 20
     assert run.env["CHECKPOINT_DIR"] == "/checkpoints"
     assert run.env["DATA_DIR"] == "/data"
