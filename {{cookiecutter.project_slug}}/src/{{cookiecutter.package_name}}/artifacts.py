@@ -115,7 +115,8 @@ def write_model_dir(
         _write_json(staging / MANIFEST_FILE, manifest.to_json())
         for name in REQUIRED_FILES:
             _fsync(staging / name)
-        os.chmod(staging, 0o755)
+        # Readable by the serving user on purpose: a published model directory holds no secrets.
+        os.chmod(staging, 0o755)  # nosec B103
         _replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -71,7 +71,7 @@ def save_pickle(store: CheckpointStore, epoch: int, step: int, state: dict[str, 
 def load_pickle(path: Path) -> dict[str, Any]:
     # Checkpoints are this program's own files; never load one from an untrusted source.
     with open(path, "rb") as handle:
-        return pickle.load(handle)
+        return pickle.load(handle)  # nosec B301
 
 
 def incompatibility(saved: dict[str, Any], current: dict[str, Any]) -> str | None:

@@ -33,7 +33,8 @@ class SettingsError(ValueError):
 class Settings:
     """Every knob of the server; each field is read from the variable of the same name."""
 
-    host: str = "0.0.0.0"
+    # A containerized server listens on all interfaces; Service and compose ports decide exposure.
+    host: str = "0.0.0.0"  # nosec B104
     port: int = 8000
     model_dir: Path = Path("models/current")
     max_batch: int = 32
