@@ -170,30 +170,59 @@ def _ruff_format_args(project: Path) -> list[str]:
     return [which("ruff", "ruff"), "format", "--check", "--no-cache", "--config", str(project / "pyproject.toml")]
 
 
+def _build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list[str]]:
+    """`kubectl kustomize` each overlay into ``into/overlay-N.yaml``; return file -> unit, and failures."""
+    kubectl = which("kubectl", "kubectl (with kustomize); see the Kubernetes install docs")
+    built: dict[str, Unit] = {}
+    failures = []
+    for n, unit in enumerate(units):
+        proc = _run([kubectl, "kustomize", str(unit.path)])
+        if proc.returncode != 0:
+            failures.append(_failure(unit, "kubectl kustomize: " + proc.stderr))
+            continue
+        path = into / f"overlay-{n}.yaml"
+        path.write_text(proc.stdout)
+        built[str(path)] = unit
+    return built, failures
+
+
+def _attribute(built: dict[str, Unit], output: str, what: str) -> list[str]:
+    """Failures per overlay whose built file the tool's output names (else the first)."""
+    hit = [path for path in built if Path(path).name in output] or list(built)[:1]
+    failures = []
+    for path in hit:
+        lines = [line for line in output.splitlines() if Path(path).name in line] or output.splitlines()
+        failures.append(_failure(built[path], f"{what}: " + "\n".join(lines)))
+    return failures
+
+
 def _kustomize(units: list[Unit]) -> list[str]:
     """Build every overlay with kustomize, then validate all builds in one run per Kubernetes version."""
-    kubectl = which("kubectl", "kubectl (with kustomize); see the Kubernetes install docs")
     validate = which("kubernetes-validate", "kubernetes-validate")
-    failures = []
     with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
-        built: dict[str, Unit] = {}
-        for n, unit in enumerate(units):
-            proc = _run([kubectl, "kustomize", str(unit.path)])
-            if proc.returncode != 0:
-                failures.append(_failure(unit, "kubectl kustomize: " + proc.stderr))
-                continue
-            path = Path(tmp) / f"overlay-{n}.yaml"
-            path.write_text(proc.stdout)
-            built[str(path)] = unit
+        built, failures = _build_overlays(units, Path(tmp))
         for version in KUBERNETES_VERSIONS if built else ():
             proc = _run([validate, "--strict", "--quiet", "-k", version, *built])
-            if proc.returncode == 0:
-                continue
-            output = proc.stdout + proc.stderr
-            hit = [path for path in built if path in output] or list(built)[:1]
-            for path in hit:
-                lines = [line for line in output.splitlines() if path in line] or output.splitlines()
-                failures.append(_failure(built[path], f"kubernetes-validate {version}: " + "\n".join(lines)))
+            if proc.returncode != 0:
+                failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
+    return failures
+
+
+def _manifest_policy(units: list[Unit]) -> list[str]:
+    """trivy config and checkov over every built overlay at once: no HIGH/CRITICAL, no failed check."""
+    from .scan import static  # the same scanner calls as `nox -s scan`
+    from .scan.result import FAIL
+
+    with tempfile.TemporaryDirectory(prefix="manifests-") as tmp:
+        manifests = Path(tmp) / "manifests"
+        manifests.mkdir()
+        built, failures = _build_overlays(units, manifests)
+        if not built:
+            return failures
+        for scanner in (static.trivy_config, static.checkov):
+            outcome = scanner(manifests, Path(tmp) / "reports")
+            if outcome.status == FAIL:
+                failures += _attribute(built, outcome.detail, outcome.check)
     return failures
 
 
@@ -256,6 +285,7 @@ CHECKS: tuple[Check, ...] = (
     Check("ruff check", _files("*.py"), _config("pyproject.toml"), _grouped_by_project(_ruff_check_args)),
     Check("ruff format", _files("*.py"), _config("pyproject.toml"), _grouped_by_project(_ruff_format_args)),
     Check("kustomize + kubernetes-validate", _overlays, lambda p: [], _kustomize),
+    Check("trivy + checkov (manifests)", _overlays, lambda p: [], _manifest_policy),
     Check("compose config", _compose_files, _config(".env"), _compose),
     Check("shellcheck", _shell_scripts, lambda p: [], _shellcheck),
     Check("actionlint", _workflows, lambda p: [], _actionlint),
