@@ -190,6 +190,10 @@ class LiveServer:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise AssertionError("uvicorn did not start")
             time.sleep(0.01)
+        if self.settings.model_dir.is_dir():
+            # The model loads in the background; on a busy machine that takes a while, and a
+            # test about limits must not see the 503 of a server that is still warming up.
+            wait_http_ready(self.url, timeout=60)
         return self
 
     def client(self, **kwargs: object) -> httpx.Client:
