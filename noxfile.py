@@ -63,7 +63,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
-    session.install(*PINS, *RENDER, *LINTERS, "cruft", "pytest", "pytest-xdist")
+    session.install(*PINS, *RENDER, *LINTERS, "cruft", "pytest", "pytest-xdist", "matplotlib")
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
 
 
@@ -88,6 +88,13 @@ def scan(session: nox.Session) -> None:
     session.install(*PINS, *RENDER, "pip", "pytest", *SCANNERS)
     session.run("pytest", "tests/scan", "-q")
     session.run("python", "-m", "harness.scan", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark sizes, builds, serving, compose scaling, training, lint and the demo (needs wrk)."""
+    session.install(*PINS, *RENDER, *LINTERS, "pip", "matplotlib")
+    session.run("python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)

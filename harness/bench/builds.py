@@ -1,0 +1,78 @@
+"""Builds for the benchmarks: our targets (harness/build.py), the naive and floor baselines,
+image sizes, and the one-line source edit that the rebuild figures measure.
+
+The baselines are built exactly like our images: same base image, same BuildKit, the
+project's .wheelhouse/ bind mount and the pip.conf/CA secrets written by
+``build.write_pip_conf`` (so every figure compares Dockerfiles, not package sources).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from .. import build
+from ..engine import Engine
+
+HERE = Path(__file__).resolve().parent
+NAIVE = HERE / "naive.Dockerfile"
+FLOOR = HERE / "floor.Dockerfile"
+BASELINES = {"naive": (NAIVE, "naive"), "floor": (FLOOR, "floor")}
+
+
+def build_baseline(
+    engine: Engine,
+    project: Path,
+    kind: str,
+    requirements: str,
+    tag: str,
+    base_image: str,
+    *,
+    no_cache: bool = False,
+    log_dir: Path,
+) -> build.BuildResult:
+    """Build ``naive`` or ``floor`` for ``requirements`` (serve or train) of the project."""
+    dockerfile, stage = BASELINES[kind]
+    ca = build.HOST_CA_BUNDLE if build.HOST_CA_BUNDLE.is_file() else None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-secrets-") as secrets:
+        pip_conf = build.write_pip_conf(Path(secrets) / "pip.conf", offline=True, with_ca=ca is not None)
+        secret_args = ["--secret", f"id=pipconf,src={pip_conf}"]
+        if ca is not None:
+            secret_args += ["--secret", f"id=ca,src={ca}"]
+        return build._build_one(
+            engine,
+            Path(project),
+            stage,
+            [tag],
+            {"BASE_IMAGE": base_image, "REQUIREMENTS": requirements},
+            secret_args,
+            log_dir / f"build-{kind}-{requirements}.log",
+            no_cache,
+            ["-f", str(dockerfile)],
+            60,
+        )
+
+
+def build_ours(
+    engine: Engine, project: Path, target: str, base_image: str, tag_suffix: str, *, no_cache: bool, log_dir: Path
+) -> build.BuildResult:
+    return build.build(
+        engine, project, [target], base_image=base_image, tag_suffix=tag_suffix, no_cache=no_cache, log_dir=log_dir
+    )[target]
+
+
+def image_size(engine: Engine, ref: str) -> int:
+    """The image's size in bytes as the daemon reports it (all layers, uncompressed)."""
+    return int(engine.run("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip())
+
+
+def edit_source(project: Path) -> Path:
+    """Append a one-line comment to a module of the package (a real, content-changing edit)."""
+    package = next(p for p in (Path(project) / "src").iterdir() if p.is_dir())
+    module = package / "config.py"
+    with module.open("a") as fh:
+        fh.write(f"# bench edit {uuid.uuid4().hex} at {time.time():.0f}\n")
+    return module
