@@ -96,7 +96,19 @@ else
     say "linked $bin as $PLUGIN_DIR/docker-compose ($("$PLUGIN_DIR/docker-compose" version --short))"
 fi
 
-# 4. summary ----------------------------------------------------------------
+# 4. disk space ------------------------------------------------------------
+# A machine that keeps its Docker data between runs fills up with build cache; when free
+# space runs low, drop cache and dangling images older than a day (images stay).
+MIN_FREE_GB="${DOCKER_UP_MIN_FREE_GB:-20}"
+free_gb="$(df -P --block-size=1G "$(/usr/bin/docker info --format '{{.DockerRootDir}}')" | awk 'NR==2 {print $4}')"
+if [ "$free_gb" -lt "$MIN_FREE_GB" ]; then
+    say "only ${free_gb} GB free for Docker (< ${MIN_FREE_GB} GB): pruning build cache and dangling images older than 24 h"
+    /usr/bin/docker builder prune --force --filter until=24h >/dev/null
+    /usr/bin/docker image prune --force --filter until=24h >/dev/null
+    say "now $(df -P --block-size=1G "$(/usr/bin/docker info --format '{{.DockerRootDir}}')" | awk 'NR==2 {print $4}') GB free"
+fi
+
+# 5. summary ----------------------------------------------------------------
 if DOCKER_BUILDKIT=1 /usr/bin/docker build --help 2>/dev/null | grep -q -- '--secret'; then
     say "BuildKit client: /usr/bin/docker ($(/usr/bin/docker version --format '{{.Client.Version}}')); use DOCKER_BUILDKIT=1"
 fi
