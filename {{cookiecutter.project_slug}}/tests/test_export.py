@@ -1,4 +1,4 @@
-"""The exported ONNX model agrees with the scikit-learn model it came from."""
+"""The exported ONNX model agrees with the model it came from, whatever the framework."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.checkpoint import StopRequest
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import Dataset, list_images, load_dataset, preprocess_image
 from {{ cookiecutter.package_name }}.export import TOLERANCE, ExportError, TrainedModel, verify
-from {{ cookiecutter.package_name }}.models.sklearn_pipeline import LAYOUT, OUTPUT_NAME, train
+from {{ cookiecutter.package_name }}.models import LAYOUT, OUTPUT_NAME, train
 from {{ cookiecutter.package_name }}.progress import Progress
 
 
