@@ -26,10 +26,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kubernetes: runs only for the selected variants with kubernetes=kustomize")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" in metafunc.fixturenames:
-        specs = metafunc.config.getoption("--variants")
-        variants = options.select(specs)
+        variants = options.select(metafunc.config.getoption("--variants"))
+        if metafunc.definition.get_closest_marker("kubernetes"):
+            variants = [v for v in variants if v["kubernetes"] == "kustomize"]
         metafunc.parametrize("variant", variants, ids=options.variant_id, scope="session")
 
 

@@ -22,12 +22,11 @@ from harness.podspec import DockerRun, docker_run, find_workload, load_documents
 from harness.sandbox import Sandbox, post_images, wait_http
 
 OVERLAY = "dev"
+pytestmark = pytest.mark.kubernetes
 
 
 @pytest.fixture
 def manifest(images: VariantImages) -> str:
-    if images.variant["kubernetes"] != "kustomize":
-        pytest.skip(f"{images.id} has no Kubernetes manifests (kubernetes=none was selected)")
     overlay = images.project / "k8s" / "overlays" / OVERLAY
     proc = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"kubectl kustomize {overlay} failed: {proc.stderr}"
