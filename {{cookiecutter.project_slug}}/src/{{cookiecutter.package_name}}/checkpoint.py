@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from .progress import Progress
+
 _NAME = re.compile(r"^checkpoint-(\d+)-(\d+)\.ckpt$")
 
 
@@ -80,6 +82,33 @@ def incompatibility(saved: dict[str, Any], current: dict[str, Any]) -> str | Non
         if saved.get(key) != value:
             return f"{key} was {saved.get(key)!r}, now {value!r}"
     return None
+
+
+def load_compatible(
+    store: CheckpointStore,
+    fingerprint: dict[str, Any],
+    progress: Progress,
+    load: Callable[[Path], dict[str, Any]] = load_pickle,
+) -> dict[str, Any] | None:
+    """The latest checkpoint's state if a compatible run wrote it, else None; says which, and why."""
+    path = store.latest()
+    if path is None:
+        return None
+    state = load(path)
+    reason = incompatibility(state.get("fingerprint", {}), fingerprint)
+    if reason:
+        progress.event(
+            "checkpoint_ignored", f"not resuming from {path}: {reason}", path=str(path), reason=reason
+        )
+        return None
+    progress.event(
+        "resume",
+        f"resuming from {path} (epoch {state['epoch']}, batch {state['step']})",
+        path=str(path),
+        epoch=state["epoch"],
+        step=state["step"],
+    )
+    return state
 
 
 class StopRequest:

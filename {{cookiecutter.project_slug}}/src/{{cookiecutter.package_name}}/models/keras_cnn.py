@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import numpy as np
 
@@ -22,7 +21,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
-from ..checkpoint import CheckpointStore, StopRequest, incompatibility, load_pickle, save_pickle  # noqa: E402
+from ..checkpoint import CheckpointStore, StopRequest, load_compatible, save_pickle  # noqa: E402
 from ..config import TrainConfig  # noqa: E402
 from ..data import Dataset  # noqa: E402
 from ..export import TrainedModel  # noqa: E402
@@ -71,7 +70,7 @@ def train(
     }
 
     start_epoch, start_step = 0, 0
-    state = _load_checkpoint(store, fingerprint, progress) if config.resume else None
+    state = load_compatible(store, fingerprint, progress) if config.resume else None
     if state is not None:
         model.set_weights(state["weights"])
         for variable, value in zip(optimizer.variables, state["optimizer"], strict=True):
@@ -167,29 +166,6 @@ def _configure(threads: int, device: str) -> None:
         pass  # TensorFlow was already initialised in this process; keep its settings
     if device == "cuda" and not tf.config.list_physical_devices("GPU"):
         raise RuntimeError("DEVICE=cuda but TensorFlow sees no GPU")
-
-
-def _load_checkpoint(
-    store: CheckpointStore, fingerprint: dict[str, Any], progress: Progress
-) -> dict[str, Any] | None:
-    path = store.latest()
-    if path is None:
-        return None
-    state = load_pickle(path)
-    reason = incompatibility(state.get("fingerprint", {}), fingerprint)
-    if reason:
-        progress.event(
-            "checkpoint_ignored", f"not resuming from {path}: {reason}", path=str(path), reason=reason
-        )
-        return None
-    progress.event(
-        "resume",
-        f"resuming from {path} (epoch {state['epoch']}, batch {state['step']})",
-        path=str(path),
-        epoch=state["epoch"],
-        step=state["step"],
-    )
-    return state
 
 
 def _probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
 
 import numpy as np
 import sklearn
@@ -22,7 +21,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..checkpoint import CheckpointStore, StopRequest, incompatibility, load_pickle, save_pickle
+from ..checkpoint import CheckpointStore, StopRequest, load_compatible, save_pickle
 from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
@@ -49,7 +48,7 @@ def train(
         "seed": config.seed,
     }
     classes = np.arange(len(dataset.classes))
-    state = _load_checkpoint(store, fingerprint, progress) if config.resume else None
+    state = load_compatible(store, fingerprint, progress) if config.resume else None
     if state is None:
         scaler = StandardScaler().fit(dataset.x_train)
         mlp = MLPClassifier(
@@ -129,29 +128,6 @@ def train(
             "train_seconds": round(time.monotonic() - started, 2),
         },
     )
-
-
-def _load_checkpoint(
-    store: CheckpointStore, fingerprint: dict[str, Any], progress: Progress
-) -> dict[str, Any] | None:
-    path = store.latest()
-    if path is None:
-        return None
-    state = load_pickle(path)
-    reason = incompatibility(state.get("fingerprint", {}), fingerprint)
-    if reason:
-        progress.event(
-            "checkpoint_ignored", f"not resuming from {path}: {reason}", path=str(path), reason=reason
-        )
-        return None
-    progress.event(
-        "resume",
-        f"resuming from {path} (epoch {state['epoch']}, batch {state['step']})",
-        path=str(path),
-        epoch=state["epoch"],
-        step=state["step"],
-    )
-    return state
 
 
 def _to_onnx(pipeline: Pipeline, dataset: Dataset) -> bytes:

@@ -14,13 +14,14 @@ import math
 import os
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointStore, StopRequest, incompatibility
+from ..checkpoint import CheckpointStore, StopRequest, load_compatible
 from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
@@ -103,7 +104,8 @@ def _train(
     }
 
     start_epoch, start_step = 0, 0
-    state = _load_checkpoint(store, fingerprint, progress) if config.resume and is_main else None
+    resume = config.resume and is_main
+    state = load_compatible(store, fingerprint, progress, load=_torch_load) if resume else None
     if context is not None:
         state = distributed.broadcast(state, context)
     if state is not None:
@@ -211,29 +213,6 @@ def _device(setting: str) -> torch.device:
     return torch.device("cuda")
 
 
-def _load_checkpoint(
-    store: CheckpointStore, fingerprint: dict[str, Any], progress: Progress
-) -> dict[str, Any] | None:
-    path = store.latest()
-    if path is None:
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    reason = incompatibility(state.get("fingerprint", {}), fingerprint)
-    if reason:
-        progress.event(
-            "checkpoint_ignored", f"not resuming from {path}: {reason}", path=str(path), reason=reason
-        )
-        return None
-    progress.event(
-        "resume",
-        f"resuming from {path} (epoch {state['epoch']}, batch {state['step']})",
-        path=str(path),
-        epoch=state["epoch"],
-        step=state["step"],
-    )
-    return state
-
-
 @torch.no_grad()
 def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
@@ -257,3 +236,7 @@ def _to_onnx(model: nn.Module, dataset: Dataset) -> bytes:
             verbose=False,
         )
     return program.model_proto.SerializeToString()
+
+
+def _torch_load(path: Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
