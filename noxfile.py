@@ -17,7 +17,9 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 PINS = ["-c", "requirements/harness.txt"]
-RENDER = ["cookiecutter"]
+# What the harness package itself imports: cookiecutter (render), packaging (wheel tags),
+# rich (live progress on a terminal).
+HARNESS = ["cookiecutter", "packaging", "rich"]
 LINTERS = [
     "ruff",
     "yamllint",
@@ -42,14 +44,14 @@ def matrix(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def render(session: nox.Session) -> None:
     """Render variants (default: the default variant) into out/render/."""
-    session.install(*PINS, *RENDER)
+    session.install(*PINS, *HARNESS)
     session.run("python", "-m", "harness", "render", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Render every valid variant and run every static check, each identical file once."""
-    session.install(*PINS, *RENDER, *LINTERS)
+    session.install(*PINS, *HARNESS, *LINTERS)
     session.run("python", "-m", "harness", "lint", *session.posargs)
     # The template repository's own code, scripts and workflows.
     session.run("ruff", "check", ".")
@@ -63,21 +65,21 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
-    session.install(*PINS, *RENDER, *LINTERS, "cruft", "pytest", "pytest-xdist", "matplotlib")
+    session.install(*PINS, *HARNESS, *LINTERS, "cruft", "pytest", "pytest-xdist", "matplotlib")
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
     """Build the train, serve, test and lb images of variants with BuildKit (offline-capable)."""
-    session.install(*PINS, *RENDER, "pip")
+    session.install(*PINS, *HARNESS, "pip")
     session.run("python", "-m", "harness", "build", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def test(session: nox.Session) -> None:
     """Run variants on the Docker engine: train, serve, predict, project tests, compose, policy."""
-    session.install(*PINS, *RENDER, "pip", "pytest")
+    session.install(*PINS, *HARNESS, "pip", "pytest")
     variants = [f"--variants={spec}" for spec in session.posargs]
     session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
 
@@ -85,7 +87,7 @@ def test(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def scan(session: nox.Session) -> None:
     """Security gate per variant: misconfiguration, lint, code, secrets, SBOM, image policy, audit."""
-    session.install(*PINS, *RENDER, "pip", "pytest", *SCANNERS)
+    session.install(*PINS, *HARNESS, "pip", "pytest", *SCANNERS)
     session.run("pytest", "tests/scan", "-q")
     session.run("python", "-m", "harness.scan", *session.posargs)
 
@@ -93,12 +95,12 @@ def scan(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmark sizes, builds, serving, compose scaling, training, lint and the demo (needs wrk)."""
-    session.install(*PINS, *RENDER, *LINTERS, "pip", "matplotlib")
+    session.install(*PINS, *HARNESS, *LINTERS, "pip", "matplotlib")
     session.run("python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The main job: generate the default variant, build, train, serve and predict."""
-    session.install(*PINS, *RENDER, "pip")
+    session.install(*PINS, *HARNESS, "pip")
     session.run("python", "-m", "harness", "demo", *session.posargs)

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import progress
 from .engine import Engine, EngineError
 
 BOOTSTRAP_REPO = "ml-container-template/python"
@@ -117,9 +118,12 @@ def bootstrap(
         raise BaseImageError("bootstrapping a base image needs root (debootstrap chroots)")
     ref = bootstrap_ref(python_version)
     log = log or Path(tempfile.gettempdir()) / f"base-image-{python_version}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="rootfs-", dir=_workdir()) as tmp, log.open("w") as out:
+    with (
+        progress.step(f"bootstrapping base image {ref} from Debian {suite} (once, about 2 min)", log),
+        tempfile.TemporaryDirectory(prefix="rootfs-", dir=_workdir()) as tmp,
+        progress.open_log(log) as out,
+    ):
         rootfs = Path(tmp) / "rootfs"
         _step(
             out,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import progress
 from .engine import Engine
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -221,16 +222,16 @@ def _build_one(
         cmd.append("--no-cache")
     cmd += [*secret_args, *extra_args, str(project_dir)]
     started = time.monotonic()
-    with log.open("w") as out:
+    with progress.step(f"building {tags[-1]}", log), progress.open_log(log) as out:
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=engine.env(), check=False)
+        if proc.returncode != 0 or not iidfile.is_file():
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-tail_lines:])
+            raise BuildError(
+                f"building target {target!r} of {project_dir} failed ({proc.returncode}); full log: {log}\n{tail}"
+            )
     seconds = time.monotonic() - started
-    if proc.returncode != 0 or not iidfile.is_file():
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-tail_lines:])
-        raise BuildError(
-            f"building target {target!r} of {project_dir} failed ({proc.returncode}); full log: {log}\n{tail}"
-        )
     return BuildResult(target, iidfile.read_text().strip(), tuple(tags), seconds, log)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import base_image, build, wheelhouse
+from . import base_image, build, progress, wheelhouse
 from .engine import Engine
 from .options import ROOT, variant_id
 from .render import render
@@ -31,6 +31,8 @@ class VariantImages:
     variant: Mapping[str, str]
     project: Path
     results: Mapping[str, build.BuildResult]
+    base_image: str
+    """The BASE_IMAGE the images were built from (python:X-slim, or the bootstrapped one)."""
 
     @property
     def id(self) -> str:
@@ -68,9 +70,10 @@ def prepare(
     check_buildable(variant)
     vid = variant_id(variant)
     python = variant["python_version"]
-    project = render(variant, out / "variants" / vid)
+    with progress.step(f"rendering {vid}"):
+        project = render(variant, out / "variants" / vid)
     wheels = wheelhouse.prefetch(wheelhouse.lock_files(project), python, log=out / "logs" / f"prefetch-{vid}.log")
     wheelhouse.link_into(project, wheels, python)
     base = base_image.ensure_base_image(engine, python, log=out / "logs" / f"base-{python}.log")
     results = build.build(engine, project, targets, base_image=base, tag_suffix=vid, log_dir=out / "logs" / vid)
-    return VariantImages(variant, project, results)
+    return VariantImages(variant, project, results, base)

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from . import progress
 from .engine import Engine, EngineError
 
 LABEL = "ml-container-template.run"
@@ -76,6 +77,25 @@ class Sandbox:
     def logs(self, name: str) -> str:
         proc = self.engine.run("logs", self.name(name), check=False)
         return proc.stdout + proc.stderr
+
+    @contextlib.contextmanager
+    def follow_logs(self, name: str, log: Path | None) -> Iterator[None]:
+        """While inside, copy the container's output into ``log`` (nothing when ``log`` is None)."""
+        if log is None:
+            yield
+            return
+        with progress.open_log(log) as out:
+            follower = subprocess.Popen(
+                [self.engine.docker, "logs", "--follow", self.name(name)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.engine.env(),
+            )
+            try:
+                yield
+            finally:
+                follower.terminate()
+                follower.wait(timeout=10)
 
     def wait_exit(self, name: str, timeout: float) -> int:
         proc = self.engine.run("wait", self.name(name), timeout=timeout)
@@ -146,9 +166,3 @@ def post_images(url: str, images: dict[str, bytes], top_k: int = 1, timeout: flo
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
-
-
-@contextlib.contextmanager
-def sandbox(engine: Engine, prefix: str = "mlct") -> Iterator[Sandbox]:
-    with Sandbox(engine, prefix) as box:
-        yield box

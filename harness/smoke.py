@@ -47,12 +47,17 @@ def serve_port(images: VariantImages) -> int:
     return int(match.group(1))
 
 
-def train(box: Sandbox, images: VariantImages) -> tuple[str, str]:
-    """Run the train image to completion; return the (models, data) volumes it filled."""
+def train(box: Sandbox, images: VariantImages, log: Path | None = None) -> tuple[str, str]:
+    """Run the train image to completion; return the (models, data) volumes it filled.
+
+    ``log``: a file that receives the container's output while it runs (its folder is
+    created), so a progress line can show how training goes.
+    """
     models, data, checkpoints = box.volume("models"), box.volume("data"), box.volume("checkpoints")
     mounts = ["-v", f"{models}:/models", "-v", f"{data}:/data", "-v", f"{checkpoints}:/checkpoints"]
     box.run(images.image("train"), name="train", options=[*HARDENED, "--init", *mounts], detach=True)
-    status = box.wait_exit("train", timeout=TRAIN_TIMEOUT)
+    with box.follow_logs("train", log):
+        status = box.wait_exit("train", timeout=TRAIN_TIMEOUT)
     if status != 0:
         raise AssertionError(f"training exited {status}:\n{box.logs('train')[-4000:]}")
     return models, data

@@ -144,7 +144,7 @@ class Variant:
     def as_images(self):
         from ..pipeline import VariantImages
 
-        return VariantImages(self.variant, self.project, self.results)
+        return VariantImages(self.variant, self.project, self.results, self.base)
 
 
 # ---------------------------------------------------------------------------------------
