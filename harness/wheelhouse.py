@@ -12,12 +12,18 @@ A second run finds every pinned wheel in the cache and starts no pip at all.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
+from . import progress
 
 DEFAULT_CACHE = Path(os.environ.get("ML_TEMPLATE_CACHE", "~/.cache/ml-container-template")).expanduser()
 LOCK_NAMES = ("build.txt", "serve.txt", "train.txt", "test.txt")
@@ -40,20 +46,29 @@ def lock_files(project_dir: Path) -> list[Path]:
 
 
 def read_pins(files: Iterable[Path]) -> dict[str, str]:
-    """``{normalized name: version}`` from ``name==version`` lines (``-r`` lines are followed)."""
+    """``{canonical name: version}`` from the pins of requirement files.
+
+    Each line is parsed as a PEP 508 requirement (``packaging``): extras and environment
+    markers are allowed, comments and blank lines skipped, ``-r other.txt`` followed.
+    Raises WheelhouseError for a line that is not exactly one ``name==version`` pin.
+    """
     pins: dict[str, str] = {}
     for path in files:
         for raw in Path(path).read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if not line:
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
                 continue
             if line.startswith(("-r ", "--requirement ")):
                 pins.update(read_pins([Path(path).parent / line.split(None, 1)[1]]))
                 continue
-            match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;]+)", line)
-            if not match:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement as exc:
+                raise WheelhouseError(f"{path}: not a requirement: {raw!r} ({exc})") from None
+            exact = [spec for spec in requirement.specifier if spec.operator == "=="]
+            if len(exact) != 1 or len(requirement.specifier) != 1 or "*" in exact[0].version:
                 raise WheelhouseError(f"{path}: not a pin (name==version): {raw!r}")
-            pins[_norm(match.group(1))] = match.group(3)
+            pins[canonicalize_name(requirement.name)] = Version(exact[0].version).public
     return pins
 
 
@@ -105,7 +120,8 @@ def prefetch(
         "-r",
         str(req),
     ]
-    with log.open("w") as out:
+    title = f"prefetching {len(todo)} wheel(s) for cp{python_version.replace('.', '')} into {target}"
+    with progress.step(title, log), progress.open_log(log) as out:
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
@@ -147,30 +163,39 @@ def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11") 
 
 
 def _platforms() -> list[str]:
+    """Linux x86_64 platform tags a Debian bookworm base runs, newest first."""
     plats = [f"manylinux_2_{minor}_x86_64" for minor in range(MAX_GLIBC_MINOR, 4, -1)]
     return [*plats, "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]
 
 
+def supported_tags(python_version: str) -> frozenset[Tag]:
+    """Every wheel tag CPython ``python_version`` accepts on the images' platform.
+
+    The same order of preference pip uses (``packaging.tags``): ``cpXY-cpXY``, ``cpXY-abi3``
+    and older abi3 (an abi3 wheel needs at least the Python it names), ``cpXY-none``, then
+    pure ``pyX``/``py3X`` wheels.
+    """
+    version = tuple(int(part) for part in python_version.split("."))
+    interpreter = f"cp{version[0]}{version[1]}"
+    return frozenset(
+        [
+            *cpython_tags(version, platforms=_platforms()),
+            *compatible_tags(version, interpreter, platforms=_platforms()),
+        ]
+    )
+
+
 def _wheels(wheel_dir: Path, python_version: str) -> Iterable[tuple[str, str, Path]]:
-    """(normalized name, public version, path) of the wheels usable on CPython X.Y linux x86_64."""
+    """(canonical name, public version, path) of the wheels usable on CPython X.Y linux x86_64."""
     if not Path(wheel_dir).is_dir():
         return []
-    cp = f"cp{python_version.replace('.', '')}"
+    supported = supported_tags(python_version)
     found = []
-    for path in Path(wheel_dir).glob("*.whl"):
-        parts = path.name[:-4].split("-")
-        if len(parts) not in (5, 6):
+    for path in sorted(Path(wheel_dir).glob("*.whl")):
+        try:
+            name, version, _build, tags = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
             continue
-        name, version, py, abi, plat = parts[0], parts[1], parts[-3], parts[-2], parts[-1]
-        py_ok = any(
-            t == cp or t in ("py3", "py2.py3") or (t.startswith("cp3") and abi == "abi3") for t in py.split(".")
-        )
-        abi_ok = any(a in ("none", "abi3", cp) for a in abi.split("."))
-        plat_ok = plat == "any" or any(p in _platforms() for p in plat.split("."))
-        if py_ok and abi_ok and plat_ok:
-            found.append((_norm(name), version.split("+", 1)[0], path))
+        if tags & supported:
+            found.append((name, version.public, path))
     return found
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
