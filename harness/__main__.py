@@ -17,6 +17,7 @@ from pathlib import Path
 from . import options
 from .lint import ToolMissing, file_set_failures, format_report, run_checks
 from .render import RenderError, render_many
+from .template_lint import check_template
 
 OUT = options.ROOT / "out"
 
@@ -47,6 +48,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
         file_set = file_set_failures(by_id, projects)
     wall = time.perf_counter() - start
     failed = False
+    for problem in check_template():
+        failed = True
+        print(f"FAIL template source: {problem}\n")
     for result in results:
         for failure in result.failures:
             failed = True

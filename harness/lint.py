@@ -24,11 +24,9 @@ from .render import expected_files
 # The oldest and newest Kubernetes minor versions the generated manifests support.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
 
-# Jinja that survived rendering; GitHub Actions' own `${{ ... }}` expressions are fine.
-LEFTOVER_JINJA = re.compile(r"\{%-?\s|\s-?%\}|\{#\s|\{\{-?\s*cookiecutter|cookiecutter\.")
-
-
-SHELL_SHEBANGS = (b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash", b"#!/usr/bin/env sh")
+# Jinja that survived rendering, or the trace of a variable Jinja could not resolve
+# ('Undefined'); GitHub Actions' own `${{ ... }}` expressions are fine.
+LEFTOVER_JINJA = re.compile(r"\{%-?\s|\s-?%\}|\{#\s|\{\{-?\s*cookiecutter|cookiecutter\.|\bUndefined\b")
 
 
 class ToolMissing(RuntimeError):
