@@ -1,195 +1,63 @@
-"""The option space of the template: its choices, the rules between them, and its variants.
+"""The option space of the template, derived from its one declaration.
 
-This is the one declaration everything else derives from: the pre-gen hook mirrors
-CHOICES and RULES exactly (tests/unit/test_options.py proves it), the tests and nox
-sessions are parametrized from `valid_variants()` and `covering_set()`, and the CI
-matrix is `covering_set()` printed by `nox -s matrix`.
+Choices and defaults live only in cookiecutter.json (a list is a choice, its first entry
+the default; a string is a free-text answer); free-text rules and the rules between
+choices live only in hooks/pre_gen_project.py, which cookiecutter runs standalone. This
+module loads both and derives the valid and invalid variants with their messages, the
+pairwise covering set the CI matrix runs, and the variant ids.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
-import keyword
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = ROOT / "cookiecutter.json"
 
-# Choice options, defaults first (cookiecutter takes the first entry as the default).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "python_version": ("3.11", "3.12"),
-    "framework": ("pytorch", "tensorflow", "sklearn"),
-    "accelerator": ("cpu", "cuda"),
-    "distributed_training": ("none", "torchrun"),
-    "kubernetes": ("kustomize", "none"),
-    "ci": ("github", "none"),
-}
-
-
-class Rule(NamedTuple):
-    """When every `when` option has its value, `option` must not be `forbidden`."""
-
-    when: tuple[tuple[str, str], ...]
-    option: str
-    forbidden: str
-    reason: str
-
-    def violated_by(self, answers: Mapping[str, str]) -> bool:
-        return all(answers.get(k) == v for k, v in self.when) and answers.get(self.option) == self.forbidden
-
-
-class Field(NamedTuple):
-    """A free-text answer: a full-match pattern, optional integer bounds, and the rule in words."""
-
-    name: str
-    pattern: str
-    rule: str
-    bounds: tuple[int, int] | None = None
-
-
-# Each rule reads as one sentence; the message names the fields, the values and the fix.
-RULES: tuple[Rule, ...] = (
-    Rule(
-        (("framework", "sklearn"),),
-        "accelerator",
-        "cuda",
-        "scikit-learn trains on the CPU only; choose accelerator=cpu or framework=pytorch/tensorflow",
-    ),
-    Rule(
-        (("framework", "tensorflow"),),
-        "distributed_training",
-        "torchrun",
-        "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch",
-    ),
-    Rule(
-        (("framework", "sklearn"),),
-        "distributed_training",
-        "torchrun",
-        "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch",
-    ),
-)
-
-# Free-text answers. Names end up as directories, Python packages, Kubernetes objects
-# (DNS-1123 labels: at most 63 characters) and OCI image references.
-FIELDS: tuple[Field, ...] = (
-    Field("project_name", r"[^\x00-\x1f\"\\]{1,80}", "1-80 characters, no quotes, backslashes or control characters"),
-    Field(
-        "project_slug",
-        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
-        "a DNS-1123 label: lowercase letters, digits and '-', "
-        "starting with a letter, ending with a letter or digit, at most 63 characters",
-    ),
-    Field(
-        "package_name",
-        r"[a-z][a-z0-9_]{0,62}",
-        "a lowercase Python identifier: letters, digits and '_', starting with a letter",
-    ),
-    Field("description", r"[^\x00-\x1f\"\\]{0,200}", "one line of at most 200 characters, no quotes or backslashes"),
-    Field("author_name", r"[^\x00-\x1f\"\\<>]{1,80}", "1-80 characters, no quotes, angle brackets or backslashes"),
-    Field("author_email", r"[^@\s\"<>]+@[^@\s\"<>]+\.[^@\s\"<>]+", "an e-mail address such as you@example.com"),
-    Field(
-        "version",
-        r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)",
-        "MAJOR.MINOR.PATCH, e.g. 0.1.0 (a valid PEP 440 version and OCI tag)",
-    ),
-    Field(
-        "image_registry",
-        r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-        "an OCI registry host with an optional port and namespace, e.g. ghcr.io/example",
-    ),
-    Field(
-        "image_name",
-        r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-        "an OCI repository path: lowercase letters, digits and single '.', '_' or '-' separators",
-    ),
-    Field("serve_port", r"[0-9]{1,5}", "an integer from 1024 to 65535", (1024, 65535)),
-    Field("serve_replicas", r"[0-9]{1,2}", "an integer from 1 to 20", (1, 20)),
-)
-
-# Package names that would shadow a dependency or the standard library inside the images.
-RESERVED_PACKAGE_NAMES: frozenset[str] = frozenset(
-    {
-        "test",
-        "tests",
-        "src",
-        "data",
-        "models",
-        "serve",
-        "train",
-        "torch",
-        "tensorflow",
-        "keras",
-        "sklearn",
-        "numpy",
-        "onnx",
-        "onnxruntime",
-        "fastapi",
-        "uvicorn",
-        "starlette",
-        "pydantic",
-        "json",
-        "typing",
-        "logging",
-        "os",
-        "sys",
-        "io",
-        "time",
-        "signal",
-        "random",
-        "string",
-        "types",
-        "email",
-        "http",
-        "site",
-    }
-)
-
 Variant = dict[str, str]
+
+
+def load_hook(name: str, root: Path = ROOT) -> ModuleType:
+    """A hook script of the template as a module (the hooks are Jinja only in their __main__ block)."""
+    path = root / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"template_hooks.{name}", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cookiecutter_defaults() -> dict:
+    """cookiecutter.json as data."""
+    return json.loads(COOKIECUTTER_JSON.read_text(encoding="utf-8"))
+
+
+CONFIG = cookiecutter_defaults()
+HOOK = load_hook("pre_gen_project")
+CHOICES: dict[str, tuple[str, ...]] = HOOK.choices(CONFIG)
+"""Choice options in declaration order, each with its values, the default first."""
+FREE_TEXT: tuple[str, ...] = tuple(HOOK.free_text(CONFIG))
+"""Free-text options (their rules: ``HOOK.FIELDS``, else ``HOOK.TEXT``)."""
 
 
 def field_errors(answers: Mapping[str, str]) -> list[str]:
     """One message per free-text answer that breaks its rule: field, value and rule."""
-    messages = []
-    for field in FIELDS:
-        if field.name not in answers:
-            continue
-        value = str(answers[field.name])
-        ok = re.fullmatch(field.pattern, value) is not None
-        if ok and field.bounds:
-            ok = field.bounds[0] <= int(value) <= field.bounds[1]
-        if not ok:
-            messages.append(f"{field.name}={value!r} is invalid: must be {field.rule}")
-        elif field.name == "package_name" and (keyword.iskeyword(value) or value in RESERVED_PACKAGE_NAMES):
-            messages.append(
-                f"{field.name}={value!r} is invalid: it is a Python keyword or shadows a module "
-                "the project imports; pick another name"
-            )
-    image = f"{answers.get('image_registry', '')}/{answers.get('image_name', '')}"
-    if not messages and "image_registry" in answers and len(image) > 255:
-        messages.append(f"image_registry/image_name={image!r} is invalid: must be at most 255 characters")
-    return messages
-
-
-def problems(answers: Mapping[str, str]) -> list[str]:
-    """Everything wrong with a full set of answers: free-text fields, then choices and rules."""
-    return field_errors(answers) + violations(answers)
+    return HOOK.field_errors(dict(answers), CONFIG)
 
 
 def violations(answers: Mapping[str, str]) -> list[str]:
     """Messages for every choice and rule the answers break (empty when they are valid)."""
-    messages: list[str] = []
-    for name, allowed in CHOICES.items():
-        if name in answers and answers[name] not in allowed:
-            messages.append(f"{name}={answers[name]!r} is not one of {', '.join(allowed)}")
-    for rule in RULES:
-        if rule.violated_by(answers):
-            given = ", ".join(f"{k}={v}" for k, v in rule.when)
-            messages.append(f"{rule.option}={rule.forbidden} is not allowed with {given}: {rule.reason}")
-    return messages
+    return HOOK.violations(dict(answers), CONFIG)
+
+
+def problems(answers: Mapping[str, str]) -> list[str]:
+    """Everything wrong with a full set of answers: free-text fields, then choices and rules."""
+    return HOOK.problems(dict(answers), CONFIG)
 
 
 def all_combinations() -> Iterator[Variant]:
@@ -212,11 +80,24 @@ def default_variant() -> Variant:
 
 
 def variant_id(variant: Mapping[str, str]) -> str:
-    """A short readable id, e.g. 'py3.11-pytorch-cpu-torchrun-k8s-gha'."""
-    parts = [f"py{variant['python_version']}", variant["framework"], variant["accelerator"]]
-    parts.append("torchrun" if variant["distributed_training"] == "torchrun" else "single")
-    parts.append("k8s" if variant["kubernetes"] == "kustomize" else "nok8s")
-    parts.append("gha" if variant["ci"] == "github" else "noci")
+    """A short readable id, e.g. 'py3.11-pytorch-cpu-torchrun-k8s-gha'.
+
+    Options without a short form here appear by value when they are not at their default,
+    so an option added to cookiecutter.json keeps every id unique without an edit here.
+    """
+    short = {
+        "python_version": lambda v: f"py{v}",
+        "distributed_training": lambda v: "torchrun" if v == "torchrun" else "single",
+        "kubernetes": lambda v: "k8s" if v == "kustomize" else "nok8s",
+        "ci": lambda v: "gha" if v == "github" else "noci",
+    }
+    parts = []
+    for name, allowed in CHOICES.items():
+        value = variant[name]
+        if name in short:
+            parts.append(short[name](value))
+        elif name in ("framework", "accelerator") or value != allowed[0]:
+            parts.append(value)
     return "-".join(parts)
 
 
@@ -282,8 +163,3 @@ def _parse_filter(text: str) -> tuple[str, str]:
     if value not in CHOICES[name]:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(CHOICES[name])}")
     return name, value
-
-
-def cookiecutter_defaults() -> dict:
-    """cookiecutter.json as data, for tests that check it agrees with CHOICES."""
-    return json.loads(COOKIECUTTER_JSON.read_text(encoding="utf-8"))

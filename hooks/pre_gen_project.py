@@ -1,10 +1,16 @@
-"""Validate the answers before anything is generated.
+"""Validate the answers before anything is generated: the one declaration of the rules.
 
-This mirrors harness/options.py exactly (CHOICES, RULES, FIELDS, RESERVED_PACKAGE_NAMES and
-the checks); tests/unit/test_options.py proves the two agree. It runs inside cookiecutter,
-which cannot import the harness, and uses no network, Docker or git.
-On a bad answer it prints one line per problem and exits 1; cookiecutter then removes the
-half-made project directory, so nothing is left on disk.
+cookiecutter.json declares the options: a list is a choice (its first entry the default),
+a string a free-text answer. This file declares what cookiecutter.json cannot: the rule
+each free-text answer follows (FIELDS; any other free-text answer follows TEXT), the choice
+combinations that are not allowed (RULES) and the package names that would shadow a
+module the project imports. harness/options.py loads this file and derives the valid and
+invalid variants and their messages from it, so adding an option is one edit to
+cookiecutter.json, plus a line here when it has a rule.
+
+It runs inside cookiecutter with the standard library only, and uses no network, Docker or
+git. On a bad answer it prints one line per problem (field, value, rule) and exits 1;
+cookiecutter then removes the half-made project directory, so nothing is left on disk.
 """
 
 from __future__ import annotations
@@ -13,31 +19,86 @@ import json
 import keyword
 import re
 import sys
+from pathlib import Path
+from typing import NamedTuple
 
-CHOICES = {
-    "python_version": ("3.11", "3.12"),
-    "framework": ("pytorch", "tensorflow", "sklearn"),
-    "accelerator": ("cpu", "cuda"),
-    "distributed_training": ("none", "torchrun"),
-    "kubernetes": ("kustomize", "none"),
-    "ci": ("github", "none"),
+
+class Field(NamedTuple):
+    """A free-text rule: a full-match pattern, the rule in words, optional integer bounds.
+
+    ``printable``: every character must be printable (``str.isprintable``: no control,
+    format or line/paragraph separator characters), which keeps the answer on one line in
+    every file format it lands in; the generated files quote it for each format.
+    """
+
+    pattern: str
+    rule: str
+    bounds: tuple[int, int] | None = None
+    printable: bool = False
+
+
+class Rule(NamedTuple):
+    """When every ``when`` option has its value, ``option`` must not be ``forbidden``."""
+
+    when: tuple[tuple[str, str], ...]
+    option: str
+    forbidden: str
+    reason: str
+
+
+# Any free-text answer not named below: one line of printable text. No backslash: hadolint
+# (the generated project's Dockerfile linter) misreads an escaped one before a quote.
+TEXT = Field(r"[^\\]{0,200}", "one line of at most 200 printable characters, no backslash", printable=True)
+
+# Names end up as directories, Python packages, Kubernetes objects (DNS-1123 labels: at
+# most 63 characters) and OCI image references; text is quoted for each file format.
+FIELDS: dict[str, Field] = {
+    "project_name": Field(r"[^\\]{1,80}", "1-80 printable characters on one line, no backslash", printable=True),
+    "project_slug": Field(
+        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
+        "a DNS-1123 label: lowercase letters, digits and '-', "
+        "starting with a letter, ending with a letter or digit, at most 63 characters",
+    ),
+    "package_name": Field(
+        r"[a-z][a-z0-9_]{0,62}", "a lowercase Python identifier: letters, digits and '_', starting with a letter"
+    ),
+    "description": TEXT,
+    # An e-mail header's display name ("Name <address>") cannot hold these unquoted.
+    "author_name": Field(
+        r'[^"\\<>,]{1,80}', "1-80 printable characters, none of \" \\ < > ,", printable=True
+    ),
+    "author_email": Field(r'[^@\s"<>,\\]+@[^@\s"<>,\\]+\.[^@\s"<>,\\]+', "an e-mail address such as you@example.com"),
+    "version": Field(
+        r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)",
+        "MAJOR.MINOR.PATCH, e.g. 0.1.0 (a valid PEP 440 version and OCI tag)",
+    ),
+    "image_registry": Field(
+        r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+        "an OCI registry host with an optional port and namespace, e.g. ghcr.io/example",
+    ),
+    "image_name": Field(
+        r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+        "an OCI repository path: lowercase letters, digits and single '.', '_' or '-' separators",
+    ),
+    "serve_port": Field(r"[0-9]{1,5}", "an integer from 1024 to 65535", (1024, 65535)),
+    "serve_replicas": Field(r"[0-9]{1,2}", "an integer from 1 to 20", (1, 20)),
 }
 
-# (when, option, forbidden, reason)
-RULES = (
-    (
+# Each rule reads as one sentence; the message names the fields, the values and the fix.
+RULES: tuple[Rule, ...] = (
+    Rule(
         (("framework", "sklearn"),),
         "accelerator",
         "cuda",
         "scikit-learn trains on the CPU only; choose accelerator=cpu or framework=pytorch/tensorflow",
     ),
-    (
+    Rule(
         (("framework", "tensorflow"),),
         "distributed_training",
         "torchrun",
         "torchrun launches PyTorch only; choose distributed_training=none or framework=pytorch",
     ),
-    (
+    Rule(
         (("framework", "sklearn"),),
         "distributed_training",
         "torchrun",
@@ -45,96 +106,39 @@ RULES = (
     ),
 )
 
-# (name, full-match pattern, rule in words, integer bounds or None)
-FIELDS = (
-    ("project_name", r"[^\x00-\x1f\"\\]{1,80}", "1-80 characters, no quotes, backslashes or control characters", None),
-    (
-        "project_slug",
-        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?",
-        "a DNS-1123 label: lowercase letters, digits and '-', "
-        "starting with a letter, ending with a letter or digit, at most 63 characters",
-        None,
-    ),
-    (
-        "package_name",
-        r"[a-z][a-z0-9_]{0,62}",
-        "a lowercase Python identifier: letters, digits and '_', starting with a letter",
-        None,
-    ),
-    ("description", r"[^\x00-\x1f\"\\]{0,200}", "one line of at most 200 characters, no quotes or backslashes", None),
-    ("author_name", r"[^\x00-\x1f\"\\<>]{1,80}", "1-80 characters, no quotes, angle brackets or backslashes", None),
-    ("author_email", r"[^@\s\"<>]+@[^@\s\"<>]+\.[^@\s\"<>]+", "an e-mail address such as you@example.com", None),
-    (
-        "version",
-        r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)",
-        "MAJOR.MINOR.PATCH, e.g. 0.1.0 (a valid PEP 440 version and OCI tag)",
-        None,
-    ),
-    (
-        "image_registry",
-        r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-        "an OCI registry host with an optional port and namespace, e.g. ghcr.io/example",
-        None,
-    ),
-    (
-        "image_name",
-        r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
-        "an OCI repository path: lowercase letters, digits and single '.', '_' or '-' separators",
-        None,
-    ),
-    ("serve_port", r"[0-9]{1,5}", "an integer from 1024 to 65535", (1024, 65535)),
-    ("serve_replicas", r"[0-9]{1,2}", "an integer from 1 to 20", (1, 20)),
-)
-
+# Package names that would shadow a dependency or the standard library inside the images.
 RESERVED_PACKAGE_NAMES = frozenset(
-    {
-        "test",
-        "tests",
-        "src",
-        "data",
-        "models",
-        "serve",
-        "train",
-        "torch",
-        "tensorflow",
-        "keras",
-        "sklearn",
-        "numpy",
-        "onnx",
-        "onnxruntime",
-        "fastapi",
-        "uvicorn",
-        "starlette",
-        "pydantic",
-        "json",
-        "typing",
-        "logging",
-        "os",
-        "sys",
-        "io",
-        "time",
-        "signal",
-        "random",
-        "string",
-        "types",
-        "email",
-        "http",
-        "site",
-    }
+    """test tests src data models serve train torch tensorflow keras sklearn numpy onnx onnxruntime
+    fastapi uvicorn starlette pydantic json typing logging os sys io time signal random string types
+    email http site""".split()
 )
 
 
-def field_errors(answers):
+def free_text(config: dict) -> list[str]:
+    """The free-text options of cookiecutter.json: string values, private keys excluded."""
+    return [name for name, value in config.items() if isinstance(value, str) and not name.startswith("_")]
+
+
+def choices(config: dict) -> dict[str, tuple[str, ...]]:
+    """The choice options of cookiecutter.json, each with its values (the default first)."""
+    return {name: tuple(value) for name, value in config.items() if isinstance(value, list) and not name.startswith("_")}
+
+
+def field_errors(answers: dict, config: dict) -> list[str]:
+    """One message per free-text answer that breaks its rule: field, value and rule."""
     messages = []
-    for name, pattern, rule, bounds in FIELDS:
+    for name in free_text(config):
         if name not in answers:
             continue
+        field = FIELDS.get(name, TEXT)
         value = str(answers[name])
-        ok = re.fullmatch(pattern, value) is not None
-        if ok and bounds:
-            ok = bounds[0] <= int(value) <= bounds[1]
+        ok = re.fullmatch(field.pattern, value, re.DOTALL) is not None
+        if ok and field.printable:
+            ok = value.isprintable()
+        if ok and field.bounds:
+            ok = field.bounds[0] <= int(value) <= field.bounds[1]
         if not ok:
-            messages.append(f"{name}={value!r} is invalid: must be {rule}")
+            messages.append(f"{name}={value!r} is invalid: must be {field.rule}")
         elif name == "package_name" and (keyword.iskeyword(value) or value in RESERVED_PACKAGE_NAMES):
             messages.append(
                 f"{name}={value!r} is invalid: it is a Python keyword or shadows a module "
@@ -146,24 +150,27 @@ def field_errors(answers):
     return messages
 
 
-def violations(answers):
+def violations(answers: dict, config: dict) -> list[str]:
+    """Messages for every choice and rule the answers break (empty when they are valid)."""
     messages = []
-    for name, allowed in CHOICES.items():
+    for name, allowed in choices(config).items():
         if name in answers and answers[name] not in allowed:
             messages.append(f"{name}={answers[name]!r} is not one of {', '.join(allowed)}")
-    for when, option, forbidden, reason in RULES:
-        if all(answers.get(k) == v for k, v in when) and answers.get(option) == forbidden:
-            given = ", ".join(f"{k}={v}" for k, v in when)
-            messages.append(f"{option}={forbidden} is not allowed with {given}: {reason}")
+    for rule in RULES:
+        if all(answers.get(k) == v for k, v in rule.when) and answers.get(rule.option) == rule.forbidden:
+            given = ", ".join(f"{k}={v}" for k, v in rule.when)
+            messages.append(f"{rule.option}={rule.forbidden} is not allowed with {given}: {rule.reason}")
     return messages
 
 
-def problems(answers):
-    return field_errors(answers) + violations(answers)
+def problems(answers: dict, config: dict) -> list[str]:
+    """Everything wrong with a full set of answers: free-text fields, then choices and rules."""
+    return field_errors(answers, config) + violations(answers, config)
 
 
-def main(answers):
-    found = problems(answers)
+def main(answers: dict) -> int:
+    config = json.loads((Path(answers["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))
+    found = problems(answers, config)
     for message in found:
         print(f"ERROR: {message}", file=sys.stderr)
     if found:

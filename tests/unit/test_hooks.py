@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import options
-from harness.hooks import load_hook
+from harness.options import load_hook
 
 POST = load_hook("post_gen_project")
 PRE = load_hook("pre_gen_project")
@@ -33,10 +33,11 @@ def test_prune_removes_exactly_the_excluded_paths(tmp_path: Path) -> None:
 
 
 def test_pre_gen_main_prints_one_line_per_problem(capsys: pytest.CaptureFixture[str]) -> None:
-    answers = {**options.default_variant(), "framework": "sklearn", "accelerator": "cuda", "serve_port": "80"}
+    repo = {"_repo_dir": str(options.ROOT)}
+    answers = {**options.default_variant(), **repo, "framework": "sklearn", "accelerator": "cuda", "serve_port": "80"}
     assert PRE.main(answers) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "ERROR: serve_port='80' is invalid: must be an integer from 1024 to 65535"
     assert lines[1].startswith("ERROR: accelerator=cuda is not allowed with framework=sklearn:")
     assert "Nothing was generated" in lines[2]
-    assert PRE.main(options.default_variant()) == 0
+    assert PRE.main({**options.default_variant(), **repo}) == 0

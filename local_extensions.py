@@ -1,0 +1,71 @@
+"""Jinja filters that quote a free-text answer for the file format it lands in.
+
+cookiecutter loads this module through ``_extensions`` in cookiecutter.json (the template
+folder is on ``sys.path`` while it renders). The pre-gen hook admits only printable text
+on one line; these filters make that text mean itself in each format:
+
+=====================  ==================================================================
+``toml_string``        a TOML basic string, quotes included (TOML v1.0.0, "String")
+``dockerfile_string``  a double-quoted Dockerfile word: ``\\``, ``"`` and ``$`` escaped
+                       (Dockerfile reference, "Environment replacement" and "LABEL")
+``python_docstring``   a Python triple-quoted string literal, quotes included
+``markdown_text``      inline Markdown that renders as the text itself (CommonMark 0.31,
+                       "Backslash escapes": any ASCII punctuation may be escaped)
+=====================  ==================================================================
+
+Standard library only: cookiecutter users install nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from jinja2.ext import Extension
+
+# Characters that can start or end Markdown inline markup, HTML or an entity, escaped
+# everywhere; characters that only matter at the start of a line, escaped there.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&|~!#])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([>+=-]|\d+[.)])")
+
+
+def toml_string(value: object) -> str:
+    """``'say "hi"'`` -> ``'"say \\"hi\\""'``: JSON's escapes, plus DEL, which TOML forbids raw."""
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def dockerfile_string(value: object) -> str:
+    """``'costs $5'`` -> ``'"costs \\$5"'``: safe in LABEL, ENV and ARG values."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{text}"'
+
+
+def python_docstring(value: object) -> str:
+    """``'a "b"'`` -> ``'\"\"\"a \\"b\\"\"\"\"'``: a triple-quoted literal whose value is the text."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"""{text}"""'
+
+
+def markdown_text(value: object) -> str:
+    """Text that CommonMark renders as itself: markup characters backslash-escaped."""
+    text = _MARKDOWN_INLINE.sub(r"\\\1", str(value))
+    return _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + _escape_start(m.group(2)), text)
+
+
+def _escape_start(token: str) -> str:
+    # '>', '+', '=', '-' start quotes, lists and setext underlines, '1.' or '1)' an ordered
+    # list: a backslash before the punctuation character defuses each.
+    return token[:-1] + "\\" + token[-1]
+
+
+class QuotingExtension(Extension):
+    """Registers the filters above in cookiecutter's Jinja environment."""
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        environment.filters.update(
+            toml_string=toml_string,
+            dockerfile_string=dockerfile_string,
+            python_docstring=python_docstring,
+            markdown_text=markdown_text,
+        )

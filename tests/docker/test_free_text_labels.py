@@ -1,0 +1,39 @@
+"""Free text in the Dockerfile means itself to BuildKit: the image's labels carry it unchanged.
+
+The serve target of a project rendered with adversarial answers is built by BuildKit (the
+dependency layers come from the cache) and its OCI description label read back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import base_image, build, options, wheelhouse
+from harness.engine import Engine
+from harness.render import render
+
+TEXTS = [
+    "Prices in ${USD",
+    "Costs $5 or $HOME or $(id) or `id`",
+    'The "Best" classifier: {{ x }} #1 %s -x',
+    "Zoë Łukasz 漢字 🙂 & <b>",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=lambda t: repr(t)[:20])
+def test_the_description_label_round_trips_through_buildkit(engine: Engine, tmp_path: Path, text: str) -> None:
+    variant = {**options.default_variant(), "framework": "sklearn"}  # the smallest serve build
+    python = variant["python_version"]
+    project = render(variant, tmp_path, project_slug="labels", description=text)
+    wheels = wheelhouse.prefetch(wheelhouse.lock_files(project), python, log=tmp_path / "prefetch.log")
+    wheelhouse.link_into(project, wheels, python)
+    base = base_image.ensure_base_image(engine, python)
+    [result] = build.build(engine, project, ["serve"], base_image=base, log_dir=tmp_path / "logs").values()
+    try:
+        labels = json.loads(engine.run("image", "inspect", "--format", "{{json .Config.Labels}}", result.image_id).stdout)
+        assert labels["org.opencontainers.image.description"] == text
+    finally:
+        engine.run("image", "rm", "-f", *result.tags, check=False)
