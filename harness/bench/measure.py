@@ -547,7 +547,8 @@ def demo_cold(bench: Bench, engine: Engine, variant: Mapping[str, str]) -> None:
     """
     group = "Time to first prediction"
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-demo-", dir=OUT) as tmp:
+    bench.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench-demo-", dir=bench.out) as tmp:
         v = Variant(engine, variant, Path(tmp))
         for target in ("train", "serve"):
             v.ours(target, no_cache=True)
