@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from . import options
-from .lint import ToolMissing, file_set_failures, format_report, run_checks
-from .render import RenderError, render_many
+from .errors import HarnessError
+from .lint import file_set_failures, format_report, run_checks
+from .render import render_many
 from .template_lint import check_template
 
 OUT = options.ROOT / "out"
@@ -103,19 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RenderError, ToolMissing, *_docker_errors()) as exc:
+    except (ValueError, HarnessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def _docker_errors() -> tuple[type[Exception], ...]:
-    from .base_image import BaseImageError
-    from .build import BuildError
-    from .engine import EngineError
-    from .pipeline import VariantNotBuildable
-    from .wheelhouse import WheelhouseError
-
-    return (EngineError, BaseImageError, BuildError, WheelhouseError, VariantNotBuildable)
 
 
 if __name__ == "__main__":

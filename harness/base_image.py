@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import progress
 from .engine import Engine, EngineError
+from .errors import HarnessError
 
 BOOTSTRAP_REPO = "ml-container-template/python"
 # The Debian suite whose python3 is each Python version (bootstrap is possible only there;
@@ -44,7 +45,7 @@ IMPORT_CHANGES = (
 )
 
 
-class BaseImageError(RuntimeError):
+class BaseImageError(HarnessError):
     """No base image could be provided; the message says why and what to do."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import progress
 from .engine import Engine
+from .errors import HarnessError
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -32,7 +33,7 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGETS = ("train", "serve")
 
 
-class BuildError(RuntimeError):
+class BuildError(HarnessError):
     """A docker build failed; the message holds the target, the log path and its tail."""
 
 

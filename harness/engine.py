@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import HarnessError
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 FIX_DAEMON = "run `sudo scripts/docker-up.sh` (or start dockerd yourself)"
 FIX_BUILDKIT = (
@@ -33,7 +35,7 @@ FIX_COMPOSE = (
 )
 
 
-class EngineError(RuntimeError):
+class EngineError(HarnessError):
     """The container engine is missing or unusable; the message says how to fix it."""
 
 

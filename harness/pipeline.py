@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import base_image, build, progress, wheelhouse
 from .engine import Engine
+from .errors import HarnessError
 from .options import ROOT, variant_id
 from .render import render
 
@@ -22,7 +23,7 @@ OUT = ROOT / "out"
 ALL_TARGETS = ("train", "serve", "test", "lb")
 
 
-class VariantNotBuildable(RuntimeError):
+class VariantNotBuildable(HarnessError):
     """This machine cannot build the variant; the message says why and what to select instead."""
 
 

@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from .errors import HarnessError
 from .options import FREE_TEXT, ROOT, Variant, problems, variant_id
 
 
-class RenderError(RuntimeError):
+class RenderError(HarnessError):
     """A variant could not be rendered; the message says which and why."""
 
 

@@ -24,6 +24,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from . import progress
+from .errors import HarnessError
 
 DEFAULT_CACHE = Path(os.environ.get("ML_TEMPLATE_CACHE", "~/.cache/ml-container-template")).expanduser()
 LOCK_NAMES = ("build.txt", "serve.txt", "train.txt", "test.txt")
@@ -31,7 +32,7 @@ LOCK_NAMES = ("build.txt", "serve.txt", "train.txt", "test.txt")
 MAX_GLIBC_MINOR = 36
 
 
-class WheelhouseError(RuntimeError):
+class WheelhouseError(HarnessError):
     """Wheels could not be fetched; the message names the packages and the log."""
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..build import HOST_CA_BUNDLE
 from ..engine import Engine, EngineError, find_engine
-from ..lint import ToolMissing
+from ..errors import ToolMissing
 from ..options import select, variant_id
 from ..pipeline import OUT, VariantNotBuildable, check_buildable, prepare
 from . import deps, images, static

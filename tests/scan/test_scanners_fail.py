@@ -17,7 +17,8 @@ import pytest
 from harness.base_image import ensure_base_image
 from harness.build import HOST_CA_BUNDLE
 from harness.engine import Engine, find_engine
-from harness.scan import FAIL, PASS, deps, images, static
+from harness.scan import deps, images, static
+from harness.scan.result import FAIL, PASS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "insecure"
 FAKE_CA = b"-----BEGIN CERTIFICATE-----\nRkFLRSBDQSBmb3IgdGhlIHNjYW4gdGVzdHMgb25seQ==\n-----END CERTIFICATE-----\n"
