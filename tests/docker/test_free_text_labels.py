@@ -33,7 +33,9 @@ def test_the_description_label_round_trips_through_buildkit(engine: Engine, tmp_
     base = base_image.ensure_base_image(engine, python)
     [result] = build.build(engine, project, ["serve"], base_image=base, log_dir=tmp_path / "logs").values()
     try:
-        labels = json.loads(engine.run("image", "inspect", "--format", "{{json .Config.Labels}}", result.image_id).stdout)
+        labels = json.loads(
+            engine.run("image", "inspect", "--format", "{{json .Config.Labels}}", result.image_id).stdout
+        )
         assert labels["org.opencontainers.image.description"] == text
     finally:
         engine.run("image", "rm", "-f", *result.tags, check=False)
