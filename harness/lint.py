@@ -10,10 +10,12 @@ number of variants grows.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,18 +287,23 @@ def collect_units(check: Check, projects: Mapping[str, Path]) -> tuple[list[Unit
 
 
 def run_checks(projects: Mapping[str, Path], checks: Iterable[Check] = CHECKS) -> list[CheckResult]:
-    results = []
-    for check in checks:
-        start = time.perf_counter()
-        units, occurrences = collect_units(check, projects)
-        result = CheckResult(check.name, occurrences, len(units))
-        try:
-            result.failures = check.run(units) if units else []
-        except ToolMissing as exc:
-            result.failures = [str(exc)]
-        result.seconds = time.perf_counter() - start
-        results.append(result)
-    return results
+    """Run every check over the projects' units, the checks side by side (each is mostly a
+    wait on its tool's process); results come back in the order of ``checks``."""
+    checks = list(checks)
+    with ThreadPoolExecutor(max_workers=max(2, min(len(checks), 2 * (os.cpu_count() or 1)))) as pool:
+        return list(pool.map(lambda check: _run_check(check, projects), checks))
+
+
+def _run_check(check: Check, projects: Mapping[str, Path]) -> CheckResult:
+    start = time.perf_counter()
+    units, occurrences = collect_units(check, projects)
+    result = CheckResult(check.name, occurrences, len(units))
+    try:
+        result.failures = check.run(units) if units else []
+    except ToolMissing as exc:
+        result.failures = [str(exc)]
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def file_set_failures(variants: Mapping[str, Mapping[str, str]], projects: Mapping[str, Path]) -> list[str]:

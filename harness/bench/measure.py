@@ -469,7 +469,7 @@ def lint(bench: Bench, runs: int) -> None:
             f"lint, all {n_all} valid variants",
             "s",
             group,
-            [Target("<=", 60.0)],
+            [Target("<=", 30.0)],
             note="python -m harness lint, wall time",
         )
         bench.add("lint.one.seconds", t_one, "lint, 1 variant", "s", group)
@@ -479,6 +479,7 @@ def lint(bench: Bench, runs: int) -> None:
             "lint, marginal cost of one variant",
             "s",
             group,
+            [Target("<=", 0.5)],
             note=f"(T{n_all} - T1) / {n_all - 1}",
         )
         bench.save()
