@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,21 +44,6 @@ class BuildResult:
     tags: tuple[str, ...]
     seconds: float
     log: Path
-
-
-def image_repository(project_dir: Path) -> str:
-    """``<registry>/<image_name>`` as the project's compose.yaml names its images."""
-    text = (Path(project_dir) / "compose.yaml").read_text()
-    match = re.search(r"image:\s*\$\{IMAGE_REGISTRY:-([^}]+)\}/([^:\s]+):", text)
-    if not match:
-        raise BuildError(f"no `image: ${{IMAGE_REGISTRY:-...}}/<name>:` line in {project_dir}/compose.yaml")
-    return f"{match.group(1)}/{match.group(2)}"
-
-
-def project_version(project_dir: Path) -> str:
-    """The ``[project] version`` of the project's pyproject.toml."""
-    with (Path(project_dir) / "pyproject.toml").open("rb") as fh:
-        return str(tomllib.load(fh)["project"]["version"])
 
 
 def oci_build_args(
@@ -119,6 +102,8 @@ def build(
     project_dir: Path,
     targets: Sequence[str] = DEFAULT_TARGETS,
     *,
+    repository: str,
+    version: str,
     base_image: str | None = None,
     tag_suffix: str | None = None,
     offline: bool = True,
@@ -133,7 +118,8 @@ def build(
     """Build ``targets`` of the rendered project at ``project_dir``; return their results.
 
     Tags: ``<repository>:<version>-<target>`` (what compose.yaml and the k8s overlays use)
-    and, with ``tag_suffix`` (e.g. a variant id), ``<repository>:<tag_suffix>-<target>``.
+    and, with ``tag_suffix`` (e.g. a variant id), ``<repository>:<tag_suffix>-<target>``;
+    ``repository`` and ``version`` come from the answers (``pipeline.Project``).
     ``base_image``: passed as BASE_IMAGE (None: the Dockerfile's python:X-slim default).
     ``labels``: OCI build args (default ``oci_build_args(<project version>)``).
     Logs: ``<log_dir>/build-<target>.log`` (default ``<project>/../build-logs``).
@@ -141,8 +127,6 @@ def build(
     project_dir = Path(project_dir).resolve()
     if not (project_dir / ".wheelhouse").is_dir():
         (project_dir / ".wheelhouse").mkdir()
-    repository = image_repository(project_dir)
-    version = project_version(project_dir)
     build_args = dict(labels or oci_build_args(version))
     if base_image:
         build_args["BASE_IMAGE"] = base_image
@@ -175,29 +159,6 @@ def build(
                 tail_lines,
             )
     return results
-
-
-def build_project(
-    project_dir: Path,
-    targets: Sequence[str] = DEFAULT_TARGETS,
-    *,
-    python_version: str = "3.11",
-    tag_suffix: str | None = None,
-    engine: Engine | None = None,
-    **build_kwargs: object,
-) -> dict[str, BuildResult]:
-    """Everything a rendered project needs, then ``build``: find the engine, provide the
-    base image (pulled or bootstrapped), prefetch the locked wheels into the shared cache
-    and link them into ``<project>/.wheelhouse/``. Each step is cached between runs.
-    """
-    from .base_image import ensure_base_image
-    from .engine import find_engine
-    from .wheelhouse import link_into, lock_files, prefetch
-
-    engine = engine or find_engine()
-    base = ensure_base_image(engine, python_version)
-    link_into(project_dir, prefetch(lock_files(project_dir), python_version), python_version)
-    return build(engine, project_dir, targets, base_image=base, tag_suffix=tag_suffix, **build_kwargs)  # type: ignore[arg-type]
 
 
 def _build_one(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from . import build, progress, smoke
 from .base_image import upstream_ref
 from .engine import find_engine
-from .options import cookiecutter_defaults, variant_id
+from .options import variant_id
 from .pipeline import VariantImages, prepare
 from .sandbox import Sandbox
 
@@ -74,12 +74,11 @@ def next_steps(images: VariantImages) -> list[str]:
     settings["BUILD_PIP_CONF"] = str(pip_conf)
     if build.HOST_CA_BUNDLE.is_file():
         settings["BUILD_CA_BUNDLE"] = str(build.HOST_CA_BUNDLE)
-    port = {**cookiecutter_defaults(), **images.variant}["serve_port"]
     return [
         f"cd {shlex.quote(str(images.project))}",
         "export " + " ".join(f"{key}={shlex.quote(value)}" for key, value in settings.items()),
         "docker compose --profile train run --rm train",
         "docker compose up -d --wait",
-        f"curl -F files=@{SAMPLE} http://localhost:{port}/v1/predict",
+        f"curl -F files=@{SAMPLE} http://localhost:{images.serve_port}/v1/predict",
         "docker compose --profile '*' down --volumes",
     ]

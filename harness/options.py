@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +44,31 @@ CHOICES: dict[str, tuple[str, ...]] = HOOK.choices(CONFIG)
 """Choice options in declaration order, each with its values, the default first."""
 FREE_TEXT: tuple[str, ...] = tuple(HOOK.free_text(CONFIG))
 """Free-text options (their rules: ``HOOK.FIELDS``, else ``HOOK.TEXT``)."""
+
+
+def answers(variant: Mapping[str, str], **overrides: str) -> dict[str, str]:
+    """Every answer a render of ``variant`` gets, computed by cookiecutter itself: the
+    defaults of cookiecutter.json rendered (e.g. the slug from the name), the variant's
+    choices and ``overrides`` applied. Free text is taken as typed (see ``literal``).
+    """
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    given = {name: literal(value) if name in FREE_TEXT else value for name, value in {**variant, **overrides}.items()}
+    context = generate_context(str(COOKIECUTTER_JSON), extra_context=given)
+    if str(ROOT) not in sys.path:  # cookiecutter imports local_extensions from the template folder
+        sys.path.insert(0, str(ROOT))
+    rendered = prompt_for_config(context, no_input=True)
+    return {name: value for name, value in rendered.items() if not name.startswith("_")}
+
+
+def literal(value: str) -> str:
+    """An answer as cookiecutter must get it to keep it as typed.
+
+    cookiecutter renders the values of ``extra_context`` as Jinja (an answer typed at its
+    prompt is taken as is), so text that looks like Jinja is passed inside ``{% raw %}``.
+    """
+    return f"{{% raw %}}{value}{{% endraw %}}" if any(t in value for t in ("{{", "{%", "{#")) else value
 
 
 def field_errors(answers: Mapping[str, str]) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import base_image, build, progress, wheelhouse
+from . import base_image, build, options, progress, wheelhouse
 from .engine import Engine
 from .errors import HarnessError
 from .options import ROOT, variant_id
@@ -28,24 +28,74 @@ class VariantNotBuildable(HarnessError):
 
 
 @dataclass(frozen=True)
-class VariantImages:
+class Project:
+    """A rendered variant ready to build: its answers, folder, wheelhouse and base image."""
+
     variant: Mapping[str, str]
-    project: Path
-    results: Mapping[str, build.BuildResult]
+    answers: Mapping[str, str]
+    """Every answer of the render (``options.answers``): names, port, registry, version."""
+    path: Path
     base_image: str
-    """The BASE_IMAGE the images were built from (python:X-slim, or the bootstrapped one)."""
+    """The BASE_IMAGE its images build from (python:X-slim, or the bootstrapped one)."""
+    log_dir: Path
 
     @property
     def id(self) -> str:
         return variant_id(self.variant)
 
-    def image(self, target: str) -> str:
-        """The per-variant tag of a target, e.g. `<repo>:<variant id>-serve`."""
-        return next(t for t in self.results[target].tags if t.endswith(f":{self.id}-{target}"))
+    @property
+    def repository(self) -> str:
+        """``<registry>/<image name>``, as compose.yaml and the overlays name the images."""
+        return f"{self.answers['image_registry']}/{self.answers['image_name']}"
+
+    @property
+    def version(self) -> str:
+        return self.answers["version"]
 
     @property
     def package(self) -> str:
-        return next(p.name for p in (self.project / "src").iterdir() if p.is_dir())
+        return self.answers["package_name"]
+
+    @property
+    def serve_port(self) -> int:
+        """The container port the serve image listens on."""
+        return int(self.answers["serve_port"])
+
+
+@dataclass(frozen=True)
+class VariantImages:
+    """A project and its built targets."""
+
+    source: Project
+    results: Mapping[str, build.BuildResult]
+
+    @property
+    def variant(self) -> Mapping[str, str]:
+        return self.source.variant
+
+    @property
+    def project(self) -> Path:
+        return self.source.path
+
+    @property
+    def base_image(self) -> str:
+        return self.source.base_image
+
+    @property
+    def id(self) -> str:
+        return self.source.id
+
+    @property
+    def package(self) -> str:
+        return self.source.package
+
+    @property
+    def serve_port(self) -> int:
+        return self.source.serve_port
+
+    def image(self, target: str) -> str:
+        """The per-variant tag of a target, e.g. `<repo>:<variant id>-serve`."""
+        return f"{self.source.repository}:{self.id}-{target}"
 
 
 def has_nvidia_gpu() -> bool:
@@ -61,20 +111,51 @@ def check_buildable(variant: Mapping[str, str]) -> None:
         )
 
 
+def render_project(engine: Engine, variant: Mapping[str, str], out: Path = OUT, **overrides: str) -> Project:
+    """Render the variant into ``out/variants/<id>/``, link its locked wheels into its
+    ``.wheelhouse/`` and provide its base image (pulled or bootstrapped). Each step is cached.
+
+    ``overrides``: answers other than the defaults (e.g. ``project_name``). Raises
+    VariantNotBuildable, RenderError, WheelhouseError or BaseImageError with the reason.
+    """
+    check_buildable(variant)
+    vid = variant_id(variant)
+    python = variant["python_version"]
+    logs = out / "logs" / vid
+    with progress.step(f"rendering {vid}"):
+        answers = options.answers(variant, **overrides)
+        path = render(variant, out / "variants" / vid, **overrides)
+    wheels = wheelhouse.prefetch(wheelhouse.lock_files(path), python, log=logs / "prefetch.log")
+    wheelhouse.link_into(path, wheels, python)
+    base = base_image.ensure_base_image(engine, python, log=out / "logs" / f"base-{python}.log")
+    return Project(variant, answers, path, base, logs)
+
+
+def build_targets(
+    engine: Engine, project: Project, targets: Sequence[str], *, no_cache: bool = False
+) -> dict[str, build.BuildResult]:
+    """Build ``targets`` of the project with BuildKit, tagged ``<repo>:<version>-<target>``
+    (what compose and the overlays use) and ``<repo>:<variant id>-<target>``."""
+    return build.build(
+        engine,
+        project.path,
+        targets,
+        repository=project.repository,
+        version=project.version,
+        base_image=project.base_image,
+        tag_suffix=project.id,
+        log_dir=project.log_dir,
+        no_cache=no_cache,
+    )
+
+
 def prepare(
     engine: Engine,
     variant: Mapping[str, str],
     targets: Sequence[str] = ALL_TARGETS,
     out: Path = OUT,
+    **overrides: str,
 ) -> VariantImages:
-    """Render the variant into out/variants/<id>/ and build its targets with BuildKit."""
-    check_buildable(variant)
-    vid = variant_id(variant)
-    python = variant["python_version"]
-    with progress.step(f"rendering {vid}"):
-        project = render(variant, out / "variants" / vid)
-    wheels = wheelhouse.prefetch(wheelhouse.lock_files(project), python, log=out / "logs" / f"prefetch-{vid}.log")
-    wheelhouse.link_into(project, wheels, python)
-    base = base_image.ensure_base_image(engine, python, log=out / "logs" / f"base-{python}.log")
-    results = build.build(engine, project, targets, base_image=base, tag_suffix=vid, log_dir=out / "logs" / vid)
-    return VariantImages(variant, project, results, base)
+    """Render the variant and build its targets: ``render_project`` then ``build_targets``."""
+    project = render_project(engine, variant, out, **overrides)
+    return VariantImages(project, build_targets(engine, project, targets))

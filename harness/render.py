@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .errors import HarnessError
-from .options import FREE_TEXT, ROOT, Variant, problems, variant_id
+from .options import FREE_TEXT, ROOT, Variant, literal, problems, variant_id
 
 
 class RenderError(HarnessError):
@@ -33,7 +33,7 @@ def render(variant: Mapping[str, str], output_dir: Path, **answers: str) -> Path
     found = problems(context)
     if found:
         raise RenderError(f"variant {dict(variant)} is invalid: {'; '.join(found)}")
-    context = {name: _literal(value) if name in FREE_TEXT else value for name, value in context.items()}
+    context = {name: literal(value) if name in FREE_TEXT else value for name, value in context.items()}
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".render-", dir=output_dir))
@@ -48,15 +48,6 @@ def render(variant: Mapping[str, str], output_dir: Path, **answers: str) -> Path
         raise RenderError(f"rendering {variant_id(variant)} failed: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _literal(value: str) -> str:
-    """An answer as cookiecutter must get it to keep it as typed.
-
-    cookiecutter renders the values of ``extra_context`` as Jinja (an answer typed at its
-    prompt is taken as is), so text that looks like Jinja is passed inside ``{% raw %}``.
-    """
-    return f"{{% raw %}}{value}{{% endraw %}}" if any(t in value for t in ("{{", "{%", "{#")) else value
 
 
 def render_many(variants: Iterable[Variant], output_root: Path) -> dict[str, Path]:

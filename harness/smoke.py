@@ -7,7 +7,6 @@ read-only root filesystem, tmpfs /tmp, no capabilities, no privilege escalation.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +38,6 @@ class Classified:
         return self.correct / self.total if self.total else 0.0
 
 
-def serve_port(images: VariantImages) -> int:
-    """The container port the serve image listens on (the template's serve_port answer)."""
-    match = re.search(r'PORT: "(\d+)"', images.project.joinpath("compose.yaml").read_text())
-    if not match:
-        raise ValueError(f"no serve PORT in {images.project / 'compose.yaml'}")
-    return int(match.group(1))
-
-
 def train(box: Sandbox, images: VariantImages, log: Path | None = None) -> tuple[str, str]:
     """Run the train image to completion; return the (models, data) volumes it filled.
 
@@ -65,7 +56,7 @@ def train(box: Sandbox, images: VariantImages, log: Path | None = None) -> tuple
 
 def serve(box: Sandbox, images: VariantImages, models: str) -> str:
     """Start the serve image on the models volume; return its URL once /readyz says 200."""
-    port = serve_port(images)
+    port = images.serve_port
     options = [*HARDENED, "-v", f"{models}:/models:ro", "-p", f"127.0.0.1::{port}"]
     box.run(images.image("serve"), name="serve", options=options, detach=True)
     url = f"http://127.0.0.1:{box.host_port('serve', port)}"

@@ -56,14 +56,6 @@ def build_baseline(
         )
 
 
-def build_ours(
-    engine: Engine, project: Path, target: str, base_image: str, tag_suffix: str, *, no_cache: bool, log_dir: Path
-) -> build.BuildResult:
-    return build.build(
-        engine, project, [target], base_image=base_image, tag_suffix=tag_suffix, no_cache=no_cache, log_dir=log_dir
-    )[target]
-
-
 def image_size(engine: Engine, ref: str) -> int:
     """The image's size in bytes as the daemon reports it (all layers, uncompressed)."""
     return int(engine.run("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip())

@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .. import base_image, options, smoke, wheelhouse
+from .. import options, pipeline, smoke
 from ..engine import Engine
-from ..render import render
 from ..sandbox import Sandbox, wait_http
 from . import builds, http
 from .report import Figure, Target, write_outputs
@@ -103,25 +102,19 @@ def timed(func: Callable[[], object]) -> tuple[float, object]:
 
 
 class Variant:
-    """A variant rendered for the benchmarks (own project name, own image tags)."""
+    """A variant rendered for the benchmarks (own project name, own image tags), through the
+    same pipeline as every other session (``pipeline.render_project``/``build_targets``)."""
 
     def __init__(self, engine: Engine, variant: Mapping[str, str], out: Path = OUT) -> None:
         self.engine = engine
-        self.variant = dict(variant)
-        self.id = options.variant_id(variant)
-        python = variant["python_version"]
-        self.project = render(variant, out / "variants" / self.id, project_name=PROJECT_NAME)
-        self.logs = out / "logs" / self.id
-        wheels = wheelhouse.prefetch(wheelhouse.lock_files(self.project), python, log=self.logs / "prefetch.log")
-        wheelhouse.link_into(self.project, wheels, python)
-        self.base = base_image.ensure_base_image(engine, python, log=out / "logs" / f"base-{python}.log")
-        self.package = next(p.name for p in (self.project / "src").iterdir() if p.is_dir())
+        self.source = pipeline.render_project(engine, variant, out, project_name=PROJECT_NAME)
+        self.variant, self.id, self.project = self.source.variant, self.source.id, self.source.path
+        self.base, self.package, self.logs = self.source.base_image, self.source.package, self.source.log_dir
+        self.repository = self.source.repository
         self.results: dict = {}
 
     def ours(self, target: str, no_cache: bool = False):
-        result = builds.build_ours(
-            self.engine, self.project, target, self.base, self.id, no_cache=no_cache, log_dir=self.logs
-        )
+        result = pipeline.build_targets(self.engine, self.source, [target], no_cache=no_cache)[target]
         self.results[target] = result
         return result
 
@@ -131,20 +124,11 @@ class Variant:
             self.engine, self.project, kind, requirements, tag, self.base, no_cache=no_cache, log_dir=self.logs
         )
 
-    @property
-    def repository(self) -> str:
-        from ..build import image_repository
-
-        return image_repository(self.project)
-
     def image(self, target: str) -> str:
         return f"{self.repository}:{self.id}-{target}"
 
-    # Duck-typing harness.pipeline.VariantImages for smoke.*
-    def as_images(self):
-        from ..pipeline import VariantImages
-
-        return VariantImages(self.variant, self.project, self.results, self.base)
+    def as_images(self) -> pipeline.VariantImages:
+        return pipeline.VariantImages(self.source, self.results)
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,7 +266,7 @@ def train_and_serve(
         body = http.multipart(Path(name).name, png)
 
         group = "Serving"
-        port = smoke.serve_port(images)
+        port = images.serve_port
         url = None
         for run in range(runs):
             name = f"serve{run}"

@@ -223,23 +223,40 @@ def _find(engine: Engine, image: str, *expr: str) -> list[str]:
     return sorted(line for line in proc.stdout.splitlines() if line)
 
 
-def image_config_problems(engine: Engine, image: str) -> list[str]:
-    """Non-root USER and a HEALTHCHECK in the image configuration."""
+# OCI labels every image carries (the Dockerfile sets them from build args).
+REQUIRED_LABELS = tuple(f"org.opencontainers.image.{key}" for key in ("source", "revision", "version", "created"))
+# What the serve image must not hold: a training framework or an installer.
+NOT_IN_SERVE = ("torch", "tensorflow", "sklearn", "pip")
+
+
+def image_config_problems(engine: Engine, image: str, healthcheck: bool = True) -> list[str]:
+    """A numeric non-root USER, the OCI labels and (``healthcheck``) a HEALTHCHECK in the image config."""
     proc = engine.run("image", "inspect", "--format", "{{json .Config}}", image)
     config = json.loads(proc.stdout)
     problems = []
     user = (config.get("User") or "").split(":")[0]
-    if user in ("", "0", "root"):
-        problems.append(f"runs as root (USER is {config.get('User')!r}); set a numeric non-root USER")
+    if not user.isdigit() or user == "0":
+        problems.append(f"runs as {config.get('User')!r}; set a numeric non-root USER")
+    labels = config.get("Labels") or {}
+    problems += [f"no label {key}" for key in REQUIRED_LABELS if not labels.get(key)]
     health = (config.get("Healthcheck") or {}).get("Test") or []
-    if not health or health[0] == "NONE":
+    if healthcheck and (not health or health[0] == "NONE"):
         problems.append("no HEALTHCHECK")
     return problems
 
 
+def importable(engine: Engine, image: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` the image's python can import (checked without importing them)."""
+    probe = f"import importlib.util as u; print(' '.join(m for m in {modules!r} if u.find_spec(m)))"
+    proc = engine.run("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "python", image, "-c", probe)
+    return proc.stdout.split()
+
+
 def serve_policy(engine: Engine, image: str) -> Outcome:
-    """The serve image: non-root, HEALTHCHECK, no setuid/setgid files, compilers or package caches."""
+    """The serve image: non-root, labels, HEALTHCHECK, no training framework or pip, no
+    setuid/setgid files, compilers or package caches."""
     problems = image_config_problems(engine, image)
+    problems += [f"importable in serve: {m}" for m in importable(engine, image, NOT_IN_SERVE)]
     problems += [f"setuid/setgid: {p}" for p in _find(engine, image, "-perm", "/6000", "-type", "f")]
     names: list[str] = []
     for name in COMPILERS:

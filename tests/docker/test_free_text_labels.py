@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import base_image, build, options, wheelhouse
+from harness import options, pipeline
 from harness.engine import Engine
-from harness.render import render
 
 TEXTS = [
     "Prices in ${USD",
@@ -26,12 +25,8 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS, ids=lambda t: repr(t)[:20])
 def test_the_description_label_round_trips_through_buildkit(engine: Engine, tmp_path: Path, text: str) -> None:
     variant = {**options.default_variant(), "framework": "sklearn"}  # the smallest serve build
-    python = variant["python_version"]
-    project = render(variant, tmp_path, project_slug="labels", description=text)
-    wheels = wheelhouse.prefetch(wheelhouse.lock_files(project), python, log=tmp_path / "prefetch.log")
-    wheelhouse.link_into(project, wheels, python)
-    base = base_image.ensure_base_image(engine, python)
-    [result] = build.build(engine, project, ["serve"], base_image=base, log_dir=tmp_path / "logs").values()
+    project = pipeline.render_project(engine, variant, tmp_path, project_slug="labels", description=text)
+    [result] = pipeline.build_targets(engine, project, ["serve"]).values()
     try:
         labels = json.loads(
             engine.run("image", "inspect", "--format", "{{json .Config.Labels}}", result.image_id).stdout

@@ -77,7 +77,7 @@ def test_train_job_and_serve_deployment_run_under_their_pod_constraints(
         manifest, f"{slug(images)}-serve", "Deployment", image=images.image("serve"), volume_prefix=prefix
     )
     assert "--read-only" in serve.options and "--cap-drop" in serve.options
-    port = int(serve.env.get("PORT", smoke.serve_port(images)))
+    port = int(serve.env.get("PORT", images.serve_port))
     start(box, serve, "serve", ["-p", f"127.0.0.1::{port}"])
     url = f"http://127.0.0.1:{box.host_port('serve', port)}"
     try:

@@ -8,7 +8,6 @@ through the load balancer while a replica is killed, and the images keep their p
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import threading
@@ -22,6 +21,8 @@ from harness.build import HOST_CA_BUNDLE
 from harness.engine import Engine
 from harness.pipeline import VariantImages
 from harness.sandbox import Sandbox, post_images, wait_http
+from harness.scan import images as images_scan
+from harness.scan.result import PASS
 
 MIN_ACCURACY = 0.95
 
@@ -50,55 +51,17 @@ def test_project_tests_pass_inside_the_test_image(box: Sandbox, images: VariantI
     assert status == 0, f"the generated project's tests failed in its test image:\n{output[-6000:]}"
 
 
-def image_config(engine: Engine, ref: str) -> dict:
-    return json.loads(engine.run("image", "inspect", ref).stdout)[0]["Config"]
-
-
 def test_image_policy(engine: Engine, images: VariantImages) -> None:
-    for target in ("train", "serve"):
-        config = image_config(engine, images.image(target))
-        assert config["User"] == "10001:10001", f"{target} runs as {config['User']!r}"
-        labels = config.get("Labels") or {}
-        for key in ("source", "revision", "version", "created"):
-            assert labels.get(f"org.opencontainers.image.{key}"), f"{target} lacks label {key}"
-    serve = image_config(engine, images.image("serve"))
-    assert serve.get("Healthcheck", {}).get("Test"), "serve image has no HEALTHCHECK"
-    assert "curl" not in " ".join(serve["Healthcheck"]["Test"])
-    probe = (
-        "import importlib.util as u, shutil;"
-        "print(sorted([c for c in ('gcc', 'cc', 'g++', 'make', 'pip', 'curl') if shutil.which(c)]"
-        " + [m for m in ('torch', 'tensorflow', 'sklearn', 'pip') if u.find_spec(m)]))"
-    )
-    found = engine.run("run", "--rm", "--read-only", "--entrypoint", "python", images.image("serve"), "-c", probe)
-    assert found.stdout.strip() == "[]", f"the serve image holds {found.stdout.strip()}"
-
-
-def _needles() -> dict[str, bytes]:
-    """Distinctive bytes of the build secrets: the host CA bundle's last certificate and pip.conf."""
-    needles = {"pip.conf": b"cert = /run/secrets/ca"}
-    if HOST_CA_BUNDLE.is_file():
-        last_cert = HOST_CA_BUNDLE.read_bytes().rsplit(b"-----BEGIN CERTIFICATE-----", 1)[-1]
-        needles["CA bundle"] = last_cert.strip().splitlines()[1]
-    return needles
-
-
-def _stream_contains(stream, needles: dict[str, bytes]) -> list[str]:
-    found, tail, overlap = set(), b"", max(len(n) for n in needles.values())
-    for chunk in iter(lambda: stream.read(1 << 20), b""):
-        window = tail + chunk
-        found |= {name for name, needle in needles.items() if needle in window}
-        tail = window[-overlap:]
-    return sorted(found)
+    """The scan gate's own checks: train is non-root and labelled; serve passes the serve policy."""
+    assert images_scan.image_config_problems(engine, images.image("train"), healthcheck=False) == []
+    outcome = images_scan.serve_policy(engine, images.image("serve"))
+    assert outcome.status == PASS, outcome.detail
 
 
 def test_build_secrets_are_in_no_image_layer(engine: Engine, images: VariantImages) -> None:
-    needles = _needles()
+    secrets = images_scan.BuildSecrets.from_host(HOST_CA_BUNDLE)
     for target in ("train", "serve"):
-        with subprocess.Popen(
-            [engine.docker, "save", images.image(target)], stdout=subprocess.PIPE, env=engine.env()
-        ) as proc:
-            found = _stream_contains(proc.stdout, needles)
-        assert proc.returncode == 0, f"docker save {target} failed"
+        found = images_scan.find_build_secrets(engine, images.image(target), secrets)
         assert found == [], f"{target} image layers contain the build secret(s): {found}"
 
 

@@ -133,7 +133,7 @@ def test_serve_policy_finds_setuid_binaries(engine: Engine) -> None:
 
 
 def test_missing_tool_is_a_failure_not_a_skip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from harness.lint import ToolMissing
+    from harness.errors import ToolMissing
     from harness.scan.runner import guarded
 
     monkeypatch.setenv("PATH", str(tmp_path))
