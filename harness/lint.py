@@ -12,69 +12,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tools
+from . import manifests
+from .checks import Check, CheckResult, Unit, failure, grouped_by_project, per_unit
 from .errors import ToolMissing
 from .render import expected_files
 from .tools import compose_binary, which
 
-# The oldest and newest Kubernetes minor versions the generated manifests support.
-KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
-
 # Jinja that survived rendering, or the trace of a variable Jinja could not resolve
 # ('Undefined'); GitHub Actions' own `${{ ... }}` expressions are fine.
 LEFTOVER_JINJA = re.compile(r"\{%-?\s|\s-?%\}|\{#\s|\{\{-?\s*cookiecutter|cookiecutter\.|\bUndefined\b")
-
-
-@dataclass
-class Unit:
-    """One thing to check: a representative path and the variants it stands for."""
-
-    path: Path
-    project: Path
-    variants: list[str] = field(default_factory=list)
-
-
-@dataclass
-class CheckResult:
-    name: str
-    occurrences: int = 0
-    unique: int = 0
-    failures: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class Check:
-    """A named check: how to find its units in a project, key them, and run them."""
-
-    name: str
-    find: Callable[[Path], Iterable[Path]]
-    config: Callable[[Path], list[Path]]
-    run: Callable[[list[Unit]], list[str]]
-
-
-def _failure(unit: Unit, output: str) -> str:
-    variants = ", ".join(unit.variants[:3]) + (f" (+{len(unit.variants) - 3} more)" if len(unit.variants) > 3 else "")
-    return f"{unit.path} [{variants}]\n{output.strip()}"
-
-
-def _per_unit(cmd: Callable[[Unit], list[str]], cwd: Callable[[Unit], Path] | None = None) -> Callable:
-    def run(units: list[Unit]) -> list[str]:
-        failures = []
-        for unit in units:
-            proc = tools.run(cmd(unit), cwd=cwd(unit) if cwd else None)
-            if proc.returncode != 0:
-                failures.append(_failure(unit, proc.stdout + proc.stderr))
-        return failures
-
-    return run
 
 
 # --- finders -------------------------------------------------------------------------
@@ -119,28 +70,7 @@ def _config(*names: str) -> Callable[[Path], list[Path]]:
 
 def _hadolint(units: list[Unit]) -> list[str]:
     exe = which("hadolint")
-    return _per_unit(lambda u: [exe, "--config", str(u.project / ".hadolint.yaml"), str(u.path)])(units)
-
-
-def _grouped_by_project(exe_args: Callable[[Path], list[str]]) -> Callable[[list[Unit]], list[str]]:
-    """Run one command per project over all its units; report each failing unit's lines."""
-
-    def run(units: list[Unit]) -> list[str]:
-        failures = []
-        by_project: dict[Path, list[Unit]] = {}
-        for unit in units:
-            by_project.setdefault(unit.project, []).append(unit)
-        for project, group in by_project.items():
-            proc = tools.run([*exe_args(project), *(str(u.path) for u in group)], cwd=project)
-            if proc.returncode != 0:
-                output = proc.stdout + proc.stderr
-                hit = [u for u in group if str(u.path) in output or u.path.name in output]
-                for unit in hit or group[:1]:
-                    lines = [line for line in output.splitlines() if str(unit.path) in line] or output.splitlines()
-                    failures.append(_failure(unit, "\n".join(lines)))
-        return failures
-
-    return run
+    return per_unit(lambda u: [exe, "--config", str(u.project / ".hadolint.yaml"), str(u.path)])(units)
 
 
 def _yamllint_args(project: Path) -> list[str]:
@@ -156,80 +86,24 @@ def _ruff_format_args(project: Path) -> list[str]:
     return [which("ruff"), "format", "--check", "--no-cache", "--config", str(project / "pyproject.toml")]
 
 
-def _build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list[str]]:
-    """`kubectl kustomize` each overlay into ``into/overlay-N.yaml``; return file -> unit, and failures."""
-    kubectl = which("kubectl")
-    built: dict[str, Unit] = {}
-    failures = []
-    for n, unit in enumerate(units):
-        proc = tools.run([kubectl, "kustomize", str(unit.path)])
-        if proc.returncode != 0:
-            failures.append(_failure(unit, "kubectl kustomize: " + proc.stderr))
-            continue
-        path = into / f"overlay-{n}.yaml"
-        path.write_text(proc.stdout)
-        built[str(path)] = unit
-    return built, failures
-
-
-def _attribute(built: dict[str, Unit], output: str, what: str) -> list[str]:
-    """Failures per overlay whose built file the tool's output names (else the first)."""
-    hit = [path for path in built if Path(path).name in output] or list(built)[:1]
-    failures = []
-    for path in hit:
-        lines = [line for line in output.splitlines() if Path(path).name in line] or output.splitlines()
-        failures.append(_failure(built[path], f"{what}: " + "\n".join(lines)))
-    return failures
-
-
-def _kustomize(units: list[Unit]) -> list[str]:
-    """Build every overlay with kustomize, then validate all builds in one run per Kubernetes version."""
-    validate = which("kubernetes-validate")
-    with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
-        built, failures = _build_overlays(units, Path(tmp))
-        for version in KUBERNETES_VERSIONS if built else ():
-            proc = tools.run([validate, "--strict", "--quiet", "-k", version, *built])
-            if proc.returncode != 0:
-                failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
-    return failures
-
-
-def _manifest_policy(units: list[Unit]) -> list[str]:
-    """trivy config and checkov over every built overlay at once: no HIGH/CRITICAL, no failed check."""
-    from .scan import static  # the same scanner calls as `nox -s scan`
-    from .scan.result import FAIL
-
-    with tempfile.TemporaryDirectory(prefix="manifests-") as tmp:
-        manifests = Path(tmp) / "manifests"
-        manifests.mkdir()
-        built, failures = _build_overlays(units, manifests)
-        if not built:
-            return failures
-        for scanner in (static.trivy_config, static.checkov):
-            outcome = scanner(manifests, Path(tmp) / "reports")
-            if outcome.status == FAIL:
-                failures += _attribute(built, outcome.detail, outcome.check)
-    return failures
-
-
 def _compose(units: list[Unit]) -> list[str]:
     exe = compose_binary()
-    return _per_unit(lambda u: [exe, "-f", str(u.path), "config", "-q"], cwd=lambda u: u.project)(units)
+    return per_unit(lambda u: [exe, "-f", str(u.path), "config", "-q"], cwd=lambda u: u.project)(units)
 
 
 def _shellcheck(units: list[Unit]) -> list[str]:
     exe = which("shellcheck")
-    return _per_unit(lambda u: [exe, str(u.path)])(units)
+    return per_unit(lambda u: [exe, str(u.path)])(units)
 
 
 def _actionlint(units: list[Unit]) -> list[str]:
     exe = which("actionlint")
-    return _per_unit(lambda u: [exe, "-no-color", str(u.path)], cwd=lambda u: u.project)(units)
+    return per_unit(lambda u: [exe, "-no-color", str(u.path)], cwd=lambda u: u.project)(units)
 
 
 def _zizmor(units: list[Unit]) -> list[str]:
     exe = which("zizmor")
-    return _per_unit(lambda u: [exe, "--offline", "--no-progress", str(u.path)])(units)
+    return per_unit(lambda u: [exe, "--offline", "--no-progress", str(u.path)])(units)
 
 
 def _leftover_jinja(units: list[Unit]) -> list[str]:
@@ -241,17 +115,17 @@ def _leftover_jinja(units: list[Unit]) -> list[str]:
             continue
         hits = [f"{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if LEFTOVER_JINJA.search(line)]
         if hits or LEFTOVER_JINJA.search(unit.path.relative_to(unit.project).as_posix()):
-            failures.append(_failure(unit, "leftover template syntax:\n" + "\n".join(hits[:10])))
+            failures.append(failure(unit, "leftover template syntax:\n" + "\n".join(hits[:10])))
     return failures
 
 
 CHECKS: tuple[Check, ...] = (
     Check("hadolint", _files("Dockerfile", "*.Dockerfile"), _config(".hadolint.yaml"), _hadolint),
-    Check("yamllint", _files("*.yaml", "*.yml"), _config(".yamllint.yaml"), _grouped_by_project(_yamllint_args)),
-    Check("ruff check", _files("*.py"), _config("pyproject.toml"), _grouped_by_project(_ruff_check_args)),
-    Check("ruff format", _files("*.py"), _config("pyproject.toml"), _grouped_by_project(_ruff_format_args)),
-    Check("kustomize + kubernetes-validate", _overlays, lambda p: [], _kustomize),
-    Check("trivy + checkov (manifests)", _overlays, lambda p: [], _manifest_policy),
+    Check("yamllint", _files("*.yaml", "*.yml"), _config(".yamllint.yaml"), grouped_by_project(_yamllint_args)),
+    Check("ruff check", _files("*.py"), _config("pyproject.toml"), grouped_by_project(_ruff_check_args)),
+    Check("ruff format", _files("*.py"), _config("pyproject.toml"), grouped_by_project(_ruff_format_args)),
+    Check("kustomize + kubernetes-validate", _overlays, lambda p: [], manifests.validate),
+    Check("trivy + checkov (manifests)", _overlays, lambda p: [], manifests.policy),
     Check("compose config", _compose_files, _config(".env"), _compose),
     Check("shellcheck", _shell_scripts, lambda p: [], _shellcheck),
     Check("actionlint", _workflows, lambda p: [], _actionlint),

@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 5.0 if args.quick else args.seconds
     variants = [v for v in options.select(args.variants or DEFAULT_SPECS) if v["accelerator"] == "cpu"]
 
-    from .measure import DOCS, OUT, Bench, Variant, ddp, demo_cold, demo_warm, lint, sizes_and_builds, train_and_serve
+    from .core import DOCS, OUT, Bench, Variant
+    from .harness_timing import demo_cold, demo_warm, lint
+    from .images import sizes_and_builds
+    from .serving import train_and_serve
+    from .training import ddp
 
     command = "python -m harness.bench " + shlex.join(argv if argv is not None else sys.argv[1:])
     bench = Bench(out=args.out or OUT, docs=None if args.no_docs else DOCS, command=command.strip())
