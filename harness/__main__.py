@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import options
+from . import options, progress
 from .errors import HarnessError
 from .lint import file_set_failures, format_report, run_checks
 from .render import render_many
@@ -88,6 +88,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only failures and results, no progress (also HARNESS_QUIET=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, help_text in (
         ("matrix", cmd_matrix, "print the covering set as a GitHub Actions matrix (JSON)"),
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "render":
             p.add_argument("--output", type=Path, default=OUT / "render", help="output folder")
     args = parser.parse_args(argv)
+    if args.quiet:
+        progress.set_quiet(True)
     try:
         return args.func(args)
     except (ValueError, HarnessError) as exc:
