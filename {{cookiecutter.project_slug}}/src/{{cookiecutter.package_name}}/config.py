@@ -1,7 +1,8 @@
 """Training settings: environment variables, overridden by command-line flags.
 
 Every setting is validated before anything is read or written; a bad value stops the
-run with one line naming the setting, the value and the rule (exit status 2).
+run with one line naming the setting, the value and the rule (exit status 2), and so
+does an unknown flag (see ``cli.ArgumentParser``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .cli import ArgumentParser
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -101,7 +104,7 @@ SETTINGS: tuple[_Setting, ...] = (
         "data_dir",
         "DATA_DIR",
         "data",
-        "image folder tree <dir>/{train,test}/<class>/*.png|jpg; "
+        "image folder tree <dir>/train/<class>/*.png|jpg and <dir>/test/<class>/*.png|jpg; "
         "the digits data set is written there when it is missing or empty",
         "must be a directory path",
         _path,
@@ -201,10 +204,10 @@ def _flag(setting: _Setting) -> str:
     return "--" + setting.field.replace("_", "-")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog=f"python -m {__package__}.train",
-        description="Train the digits classifier, export it to ONNX and write the model directory.",
+        description="Train the image classifier, export it to ONNX and write the model directory.",
         epilog="Flags override environment variables, which override the defaults. "
         "SIGTERM saves a checkpoint at the next batch boundary and exits with status 0; "
         "the next run resumes from it.",
@@ -229,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> TrainConfig:
     """Resolve every setting from flags, then the environment, then the defaults.
 
-    Raises ConfigError for the first invalid value; argparse itself exits with status 2
-    on an unknown flag.
+    Raises ConfigError for the first invalid value; the parser itself exits with status 2
+    and one line on stderr on an unknown flag, and with status 0 after ``--help``.
     """
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)

@@ -13,7 +13,6 @@ server; this module needs only numpy and Pillow (scikit-learn only to materialis
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -30,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .artifacts import Preprocessing
+from .cli import ArgumentParser
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -91,7 +91,7 @@ def list_images(root: Path) -> dict[str, list[tuple[Path, int]]]:
     for split in SPLITS:
         split_dir = root / split
         if not split_dir.is_dir():
-            raise DataError(f"{split_dir} is missing; expected {root}/{{train,test}}/<class>/*.png")
+            raise DataError(f"{split_dir} is missing; expected {_layout(root)}")
         unknown = sorted(
             entry.name
             for entry in split_dir.iterdir()
@@ -114,13 +114,17 @@ def list_images(root: Path) -> dict[str, list[tuple[Path, int]]]:
 def list_classes(root: Path) -> list[str]:
     train = Path(root) / "train"
     if not train.is_dir():
-        raise DataError(f"{train} is missing; expected {root}/{{train,test}}/<class>/*.png")
+        raise DataError(f"{train} is missing; expected {_layout(root)}")
     classes = sorted(
         entry.name for entry in train.iterdir() if entry.is_dir() and not entry.name.startswith(".")
     )
     if len(classes) < 2:
         raise DataError(f"{train} needs at least two class folders, found {len(classes)}")
     return classes
+
+
+def _layout(root: Path) -> str:
+    return f"{root}/train/<class>/*.png and {root}/test/<class>/*.png"
 
 
 def dataset_sha256(root: Path) -> str:
@@ -261,23 +265,48 @@ def _open(path: Path) -> Image.Image:
         raise DataError(f"cannot read image {path}: {exc}") from exc
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}.data", description="Data set utilities.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog=f"python -m {__package__}.data",
+        description="Data set utilities.",
+        epilog="Exit status: 0 done, 1 the data could not be written, 2 a bad argument.",
+    )
+    # Not required here, so an unknown flag is reported before a missing command (main checks).
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     materialize = commands.add_parser(
-        "materialize", help="write the digits data set as PNGs in <root>/{train,test}/<class>/"
+        "materialize",
+        help="write the digits data set as PNGs in <root>/train/<class>/ and <root>/test/<class>/",
+        description="Write scikit-learn's digits data set as PNGs in <root>/train/<class>/ "
+        "and <root>/test/<class>/ (stratified, deterministic split).",
     )
     materialize.add_argument("root", type=Path, help="directory to create (must be missing or empty)")
-    materialize.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
     materialize.add_argument(
-        "--test-fraction", type=float, default=0.2, help="share of images in the test split (default 0.2)"
+        "--seed", type=int, default=0, help="seed of the train/test split, 0 to 4294967295 (default 0)"
     )
+    materialize.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="share of images in the test split, between 0 and 1 (default 0.2)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if not 0.0 < args.test_fraction < 1.0:
+    if args.command is None:
+        parser.error("missing COMMAND: materialize")
+    if not 0.0 < args.test_fraction < 1.0:  # also rejects nan
         parser.error(f"--test-fraction={args.test_fraction} is invalid: must be between 0 and 1")
+    if not 0 <= args.seed <= 2**32 - 1:
+        parser.error(f"--seed={args.seed} is invalid: must be an integer from 0 to 4294967295")
     try:
         materialize_digits(args.root, seed=args.seed, test_fraction=args.test_fraction)
-    except DataError as exc:
+    except ImportError as exc:
+        print(f"error: materialize needs scikit-learn (the train extra): {exc}", file=sys.stderr)
+        return 1
+    except (DataError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     counts = {split: sum(1 for _ in (args.root / split).rglob("*.png")) for split in SPLITS}

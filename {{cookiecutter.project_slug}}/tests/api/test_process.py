@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -134,3 +136,35 @@ def test_invalid_setting_exits_2_with_one_clear_line() -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert name in lines[0] and repr(value) in lines[0] and rule in lines[0]
+
+
+def test_flags_override_environment_and_reach_every_worker(tmp_path: Path) -> None:
+    model_dir = write_model(tmp_path / "current", "flagged")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = package_env(
+        MODEL_DIR=str(tmp_path / "missing"),  # overridden by --model-dir in every worker
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+    )
+    flags = ["--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--model-dir", str(model_dir)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"{package.__name__}.serve", *flags],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, with the workers
+    )
+    try:
+        # The workers build their app from the environment: ready only if the flags reached them.
+        wait_http_ready(url, process)
+        assert httpx.get(f"{url}/readyz").json()["model_version"] == "flagged"
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    finally:
+        # Kill the workers too: orphaned, they would hold the pipes open and hang communicate().
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.returncode is None:
+            process.communicate()
+    assert process.returncode == 0

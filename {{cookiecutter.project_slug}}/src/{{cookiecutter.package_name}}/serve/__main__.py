@@ -1,29 +1,34 @@
 """``python -m <package>.serve``: validate the settings, then run uvicorn.
 
-Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 2 for an invalid setting.
+Settings come from environment variables, overridden by flags (see ``--help``, which
+starts nothing). Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 2 for an
+invalid setting or an unknown flag (one line on stderr).
 
 Scaling: WORKERS defaults to 1 and the intended way to scale is more replicas (one
 process per container, its CPU limit given to ONNX Runtime's threads). WORKERS > 1
 runs uvicorn's process supervisor and needs PROMETHEUS_MULTIPROC_DIR so /metrics adds
 up the workers; SIGHUP then restarts the workers (each loads the model again) instead
-of reloading in place.
+of reloading in place. Each worker builds its app from the environment
+(``app_from_env``), so the flags given are exported to the environment first.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import uvicorn
-from fastapi import FastAPI
-from uvicorn.supervisors import Multiprocess
+from ..cli import usage_error
+from .settings import Settings, SettingsError, flags_as_env, parse_flags
 
-from .metrics import multiprocess_dir
-from .settings import Settings, SettingsError
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +47,22 @@ def _reset_multiprocess_dir(directory: str) -> None:
             child.unlink(missing_ok=True)
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and the environment, then serve until stopped."""
+    flags = parse_flags(sys.argv[1:] if argv is None else argv)  # --help and bad flags exit here
     try:
-        settings = Settings.from_env()
+        settings = Settings.resolve(flags)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error(str(exc))
+    # Worker processes (WORKERS > 1) read the environment only: hand the flags on to them.
+    os.environ.update(flags_as_env(flags))
+
+    # The web stack is needed only to serve: --help and bad settings do without it here.
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from .app import create_app, log_config
+    from .metrics import multiprocess_dir
 
     directory = multiprocess_dir()
     if directory is not None:
