@@ -65,7 +65,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
-    session.install(*PINS, *HARNESS, *LINTERS, "cruft", "pytest", "pytest-xdist", "hypothesis", "matplotlib")
+    session.install(*PINS, *HARNESS, *LINTERS, "cruft", "pip", "pytest", "pytest-xdist", "hypothesis", "matplotlib")
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
 
 

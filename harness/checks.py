@@ -50,6 +50,7 @@ def failure(unit: Unit, output: str) -> str:
 
 def per_unit(cmd: Callable[[Unit], list[str]], cwd: Callable[[Unit], Path] | None = None) -> Callable:
     """A runner that runs ``cmd(unit)`` once per unit; a non-zero exit fails that unit."""
+
     def run(units: list[Unit]) -> list[str]:
         failures = []
         for unit in units:

@@ -73,17 +73,17 @@ def literal(value: str) -> str:
 
 def field_errors(answers: Mapping[str, str]) -> list[str]:
     """One message per free-text answer that breaks its rule: field, value and rule."""
-    return HOOK.field_errors(dict(answers), CONFIG)
+    return HOOK.field_errors(dict(answers))
 
 
 def violations(answers: Mapping[str, str]) -> list[str]:
     """Messages for every choice and rule the answers break (empty when they are valid)."""
-    return HOOK.violations(dict(answers), CONFIG)
+    return HOOK.violations(dict(answers), CHOICES)
 
 
 def problems(answers: Mapping[str, str]) -> list[str]:
     """Everything wrong with a full set of answers: free-text fields, then choices and rules."""
-    return HOOK.problems(dict(answers), CONFIG)
+    return HOOK.problems(dict(answers), CHOICES)
 
 
 def all_combinations() -> Iterator[Variant]:

@@ -33,11 +33,10 @@ def test_prune_removes_exactly_the_excluded_paths(tmp_path: Path) -> None:
 
 
 def test_pre_gen_main_prints_one_line_per_problem(capsys: pytest.CaptureFixture[str]) -> None:
-    repo = {"_repo_dir": str(options.ROOT)}
-    answers = {**options.default_variant(), **repo, "framework": "sklearn", "accelerator": "cuda", "serve_port": "80"}
+    answers = {**options.default_variant(), "framework": "sklearn", "accelerator": "cuda", "serve_port": "80"}
     assert PRE.main(answers) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "ERROR: serve_port='80' is invalid: must be an integer from 1024 to 65535"
     assert lines[1].startswith("ERROR: accelerator=cuda is not allowed with framework=sklearn:")
     assert "Nothing was generated" in lines[2]
-    assert PRE.main({**options.default_variant(), **repo}) == 0
+    assert PRE.main(options.default_variant()) == 0
