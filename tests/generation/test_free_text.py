@@ -5,7 +5,7 @@ text the hook admits, each against its format's own parser. Then whole projects 
 rendered with adversarial answers (quotes, backslashes, `$`, `${`, braces, Jinja, `#`,
 `:`, leading `-`, `%`, Markdown, unicode letters, DEL and C1 controls, separators, very
 long text) and every generated file is parsed by its format's parser: tomllib, PyYAML,
-json, Python's ast, hadolint, `docker compose config` and `kubectl kustomize`; where the
+json, Python's ast, `bash -n`, hadolint, `docker compose config` and `kubectl kustomize`; where the
 text is data (TOML, a docstring, Markdown), it must come back unchanged. The Dockerfile
 LABEL round trip through BuildKit itself is in tests/docker/test_free_text_labels.py.
 """
@@ -134,6 +134,8 @@ def test_accepted_text_reaches_every_file_format_intact(tmp_path: Path, text: st
             json.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".toml":
             tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".sh":
+            run(["bash", "-n", str(path)])
     run([which("hadolint"), "--config", str(project / ".hadolint.yaml"), str(project / "Dockerfile")])
     run([compose_binary(), "-f", str(project / "compose.yaml"), "config", "-q"], cwd=project)
     for overlay in sorted((project / "k8s" / "overlays").iterdir()):
