@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from {{ cookiecutter.package_name }}.serve.app import BodyLimitMiddleware
+from {{ cookiecutter.package_name }}.serve.middleware.limits import BodyLimitMiddleware
 
 from .support import BLACK, WHITE, LiveServer, wait_ready, write_model
 

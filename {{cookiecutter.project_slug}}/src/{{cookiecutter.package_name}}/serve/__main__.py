@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from .app import create_app, log_config
+    from .app import create_app
+    from .logs import log_config
     from .metrics import multiprocess_dir
 
     directory = multiprocess_dir()

@@ -1,7 +1,9 @@
 """One JSON error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
 
 A client's mistake is always a 4xx that says what is wrong and how to fix it; an
-unexpected failure is a 500 that leaks nothing about the server's internals.
+unexpected failure is a 500 that leaks nothing about the server's internals. This is
+the one module that turns errors into HTTP: the domain errors of ``domain.py`` (raised
+by the predictor and the server state) get their status code here (``status_of``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .domain import (
+    BadImage,
+    ImageTooLarge,
+    InferenceTimeout,
+    RequestPixelsTooLarge,
+    ServeError,
+    Unavailable,
+    UnsupportedImage,
+    UnsupportedImageFormat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,20 +69,51 @@ class BodyTooLarge(StarletteHTTPException):
 
 
 def body_too_large_message(limit: int) -> str:
+    """The message of a 413 for a body over ``limit`` bytes."""
     return (
         f"request body is larger than the limit of {limit} bytes (MAX_BODY_BYTES); "
         "send fewer or smaller images per request"
     )
 
 
+# Sent with every response (the observability middleware adds it to the others): a
+# browser must never sniff an error body or a prediction into HTML.
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+
+# Most specific first: the first class the error is an instance of gives its status.
+_DOMAIN_STATUS: tuple[tuple[type[ServeError], int], ...] = (
+    (ImageTooLarge, 413),
+    (RequestPixelsTooLarge, 413),
+    (UnsupportedImageFormat, 415),
+    (UnsupportedImage, 422),
+    (BadImage, 400),
+    (Unavailable, 503),
+    (InferenceTimeout, 504),
+)
+
+
+def status_of(error: ServeError) -> int:
+    """The HTTP status of a domain error (500 for a kind that has none)."""
+    for kind, status in _DOMAIN_STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
+    """The JSON error body: ``{"error": {"code": code, "message": message}}``."""
     return {"error": {"code": code, "message": message}}
 
 
 def error_response(
     status_code: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status_code, headers=headers)
+    """A JSON error response with ``headers`` and X-Content-Type-Options: nosniff."""
+    return JSONResponse(
+        error_body(code, message),
+        status_code=status_code,
+        headers={**(headers or {}), NOSNIFF[0]: NOSNIFF[1]},
+    )
 
 
 # Codes for errors raised by Starlette/FastAPI themselves.
@@ -104,6 +148,14 @@ async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.headers)
 
 
+async def _domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServeError)
+    headers = None
+    if exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return error_response(status_of(exc), exc.code, exc.message, headers)
+
+
 async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -130,7 +182,9 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONRes
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error raised while handling a request with the JSON error shape."""
     app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(ServeError, _domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
@@ -144,9 +198,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _doc(
         "Bad input: empty body, no files, invalid base64, not an image, corrupted image, too many images."
     ),
-    413: _doc("Request body over MAX_BODY_BYTES, or an image with too many pixels."),
-    415: _doc("Unsupported Content-Type: use multipart/form-data or application/json."),
-    422: _doc("A parameter is out of range or the JSON body does not follow the schema."),
+    413: _doc(
+        "Request body over MAX_BODY_BYTES, an image over MAX_IMAGE_PIXELS, "
+        "or images adding up to more than MAX_REQUEST_PIXELS."
+    ),
+    415: _doc(
+        "Unsupported Content-Type (use multipart/form-data or application/json), or an image "
+        "format outside PNG, JPEG, BMP, GIF, TIFF and WebP."
+    ),
+    422: _doc(
+        "A parameter is out of range, the JSON body does not follow the schema, "
+        "or an image's pixel format cannot be converted."
+    ),
     500: _doc("Unexpected server error (details are logged, never returned)."),
     503: _doc("Model not loaded yet, server draining, or too many requests in flight (see Retry-After)."),
     504: _doc("Inference did not finish within REQUEST_TIMEOUT (see Retry-After)."),

@@ -3,16 +3,18 @@
 A ``LoadedModel`` is immutable: a reload builds and warms up a new one and swaps the
 ``ModelManager.current`` reference, so a request that already holds the old model
 finishes on the old session.
+
+Errors are domain errors (``domain.py``), never HTTP: a model that cannot be loaded is a
+``ModelLoadError`` whose ``reason`` is safe to show and whose text (paths, ONNX Runtime's
+message) is for the log.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,26 +22,30 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from ..artifacts import MANIFEST_FILE, ModelDir, ModelDirError, read_model_dir
 from ..data import preprocess_image
 from ..runtime import cpu_limit
-from .errors import ApiError
+from .domain import ModelLoadError
+from .images import check_request_pixels, open_image, to_model_input
 from .metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
-# Oversized images are rejected by decode_image with a 413 before their pixels are
-# decoded; Pillow's own warning for them would only be noise.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-_HIGH_BIT_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 _LOAD_ATTEMPTS = 3
+# Plain-words reasons a model cannot be served (ModelLoadError.reason).
+NOT_FOUND = "the model directory is missing, incomplete or invalid"
+UNREADABLE = "the model files cannot be read"
+INVALID = "the model file is not a valid ONNX model"
+MISMATCH = "the model does not match its manifest"
+WARM_UP = "the model's warm-up inference failed"
 
 
 @dataclass(frozen=True)
 class ClassScore:
+    """One class of a prediction: its label, index in the model output and probability (0..1)."""
+
     label: str
     class_index: int
     probability: float
@@ -47,6 +53,8 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A model directory with its warmed-up ONNX Runtime session (immutable; see ModelManager)."""
+
     model_dir: ModelDir
     session: ort.InferenceSession
     loaded_at: str
@@ -79,15 +87,18 @@ class LoadedModel:
         return np.concatenate(outputs)
 
     def predict(
-        self, images: Sequence[Image.Image], top_k: int, metrics: Metrics | None = None
+        self, examples: Sequence[np.ndarray], top_k: int, metrics: Metrics | None = None
     ) -> list[list[ClassScore]]:
-        pre = self.model_dir.manifest.preprocessing
-        batch = np.stack([preprocess_image(image, pre) for image in images]).astype(np.float32)
+        """The ``top_k`` classes of each preprocessed example, most likely first.
+
+        Raises RuntimeError when the model's output is not [N, classes] finite values.
+        """
+        batch = np.stack(examples).astype(np.float32)
         started = time.perf_counter()
         probs = self.run(batch)
         if metrics is not None:
             metrics.inference_latency.observe(time.perf_counter() - started)
-        if probs.shape != (len(images), self.num_classes) or not np.all(np.isfinite(probs)):
+        if probs.shape != (len(examples), self.num_classes) or not np.all(np.isfinite(probs)):
             raise RuntimeError(f"model output has shape {probs.shape} or non-finite values")
         labels = self.model_dir.labels
         results = []
@@ -97,68 +108,34 @@ class LoadedModel:
         return results
 
 
-def decode_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
-    """Decode an uploaded image of any format, mode and size, or raise a 4xx ApiError."""
-    if not data:
-        raise ApiError(400, "empty_image", f"{name} is empty (0 bytes); send the image file's bytes")
-    image: Image.Image
+def classify(
+    model: LoadedModel,
+    uploads: Sequence[tuple[str, bytes]],
+    top_k: int,
+    max_image_pixels: int,
+    max_request_pixels: int,
+    metrics: Metrics | None = None,
+) -> list[list[ClassScore]]:
+    """Top-k classes for each ``(name, file bytes)`` upload (blocking; run off the loop).
+
+    Every header is checked against the pixel limits before any pixel is decoded; then
+    the images are decoded and reduced to model input one at a time, so at most one
+    full-size decoded image is held. Raises the BadImage errors of ``images.py``.
+    """
+    opened: list[Image.Image] = []
     try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise ApiError(
-            400,
-            "not_an_image",
-            f"{name} is not an image in a format the server can read; send PNG, JPEG, BMP, GIF, TIFF or WebP",
-        ) from None
-    except Image.DecompressionBombError:
-        raise _too_many_pixels(name, max_pixels) from None
-    except Exception as exc:  # any other failure to parse the header is the file's fault
-        raise _corrupted(name, exc) from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise _too_many_pixels(name, max_pixels, width, height)
-    if width == 0 or height == 0:
-        raise ApiError(400, "corrupted_image", f"{name} has no pixels ({width}x{height})")
-    try:
-        image.load()
-        image = ImageOps.exif_transpose(image) or image
-    except Exception as exc:  # truncated or malformed pixel data
-        raise _corrupted(name, exc) from None
-    return normalize_mode(image)
-
-
-def normalize_mode(image: Image.Image) -> Image.Image:
-    """Bring exotic modes into ones every ``Image.convert`` target accepts."""
-    if image.mode in _HIGH_BIT_DEPTH_MODES:
-        pixels = np.asarray(image, dtype=np.float64)
-        finite = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = float(finite.min()), float(finite.max())
-        scaled = (finite - low) * (255.0 / (high - low)) if high > low else np.zeros_like(finite)
-        return Image.fromarray(scaled.astype(np.uint8), mode="L")
-    if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode not in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "La", "RGBa"):
-        return image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    return image
-
-
-def _too_many_pixels(name: str, limit: int, width: int = 0, height: int = 0) -> ApiError:
-    size = f" ({width}x{height})" if width else ""
-    return ApiError(
-        413,
-        "image_too_large",
-        f"{name} has too many pixels{size}; the limit is {limit} pixels (MAX_IMAGE_PIXELS), "
-        "downscale it before sending",
-    )
-
-
-def _corrupted(name: str, exc: Exception) -> ApiError:
-    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return ApiError(
-        400,
-        "corrupted_image",
-        f"{name} is corrupted or truncated ({reason}); send the complete file",
-    )
+        for name, data in uploads:
+            opened.append(open_image(data, name, max_image_pixels))
+        check_request_pixels(opened, max_request_pixels)
+        pre = model.model_dir.manifest.preprocessing
+        examples = []
+        for (name, _), image in zip(uploads, opened, strict=True):
+            examples.append(to_model_input(image, name, pre))
+            image.close()
+    finally:
+        for image in opened:
+            image.close()
+    return model.predict(examples, top_k, metrics)
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
@@ -170,23 +147,37 @@ def _fingerprint(path: Path) -> tuple[int, int]:
 
 
 def load_model(path: Path, threads: int) -> LoadedModel:
-    """Read, check and warm up the model at ``path``; raise ModelDirError saying what is wrong.
+    """Read, check and warm up the model at ``path`` with ``threads`` intra-op threads.
 
     A model directory replaced while it is being read (an atomic rename by training) is
-    detected by the manifest's inode/mtime and read again.
+    detected by the manifest's inode/mtime and read again. Raises ModelLoadError (a
+    ModelDirError): its ``reason`` is plain words, its text the full detail for the log.
     """
+    try:
+        return _load_model(path, threads)
+    except ModelLoadError:
+        raise
+    except ModelDirError as exc:
+        raise ModelLoadError(NOT_FOUND, str(exc)) from exc
+    except Exception as exc:  # e.g. OSError of a directory that is a file or unreadable
+        raise ModelLoadError(UNREADABLE, f"cannot load the model from {path}: {exc!r}") from exc
+
+
+def _load_model(path: Path, threads: int) -> LoadedModel:
     for _ in range(_LOAD_ATTEMPTS):
         before = _fingerprint(path)
         model_dir = read_model_dir(path)
         try:
             model_bytes = model_dir.model_path.read_bytes()
         except OSError as exc:
-            raise ModelDirError(f"cannot read {model_dir.model_path}: {exc}") from exc
+            raise ModelLoadError(UNREADABLE, f"cannot read {model_dir.model_path}: {exc}") from exc
         if _fingerprint(path) == before:
             break
         logger.info("model directory %s changed while loading it; reading it again", path)
     else:
-        raise ModelDirError(f"model directory {path} keeps changing; try again once it is written")
+        raise ModelLoadError(
+            "the model directory keeps changing", f"model directory {path} keeps changing; try again"
+        )
 
     manifest = model_dir.manifest
     options = ort.SessionOptions()
@@ -198,24 +189,27 @@ def load_model(path: Path, threads: int) -> LoadedModel:
     try:
         session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise ModelDirError(f"ONNX Runtime cannot load {model_dir.model_path}: {exc}") from exc
+        raise ModelLoadError(INVALID, f"ONNX Runtime cannot load {model_dir.model_path}: {exc}") from exc
 
     inputs = {item.name: item for item in session.get_inputs()}
     outputs = {item.name for item in session.get_outputs()}
     if manifest.input_name not in inputs:
-        raise ModelDirError(
+        raise ModelLoadError(
+            MISMATCH,
             f"manifest input_name {manifest.input_name!r} is not an input of the model "
-            f"(inputs: {', '.join(inputs)})"
+            f"(inputs: {', '.join(inputs)})",
         )
     if manifest.output_name not in outputs:
-        raise ModelDirError(
+        raise ModelLoadError(
+            MISMATCH,
             f"manifest output_name {manifest.output_name!r} is not an output of the model "
-            f"(outputs: {', '.join(sorted(outputs))})"
+            f"(outputs: {', '.join(sorted(outputs))})",
         )
     if inputs[manifest.input_name].type != "tensor(float)":
-        raise ModelDirError(
+        raise ModelLoadError(
+            MISMATCH,
             f"model input {manifest.input_name!r} is {inputs[manifest.input_name].type}, "
-            "expected tensor(float)"
+            "expected tensor(float)",
         )
     first_dim = inputs[manifest.input_name].shape[0] if inputs[manifest.input_name].shape else None
     fixed_batch = first_dim if isinstance(first_dim, int) and first_dim > 0 else None
@@ -238,19 +232,23 @@ def _warm_up(model: LoadedModel) -> None:
         sample = preprocess_image(blank, pre)
         probs = model.run(np.stack([sample]).astype(np.float32))
     except Exception as exc:
-        raise ModelDirError(f"warm-up inference of {model.model_dir.model_path} failed: {exc}") from exc
+        raise ModelLoadError(
+            WARM_UP, f"warm-up inference of {model.model_dir.model_path} failed: {exc}"
+        ) from exc
     expected = (1, model.num_classes)
     if probs.shape != expected:
-        raise ModelDirError(
+        raise ModelLoadError(
+            WARM_UP,
             f"output {model.model_dir.manifest.output_name!r} has shape {list(probs.shape)} "
             "for one "
             f"image, expected {list(expected)} (one probability per label in labels.json); "
-            "for skl2onnx export with options={'zipmap': False}"
+            "for skl2onnx export with options={'zipmap': False}",
         )
     if not np.all(np.isfinite(probs)) or not math.isclose(float(probs.sum()), 1.0, abs_tol=1e-3):
-        raise ModelDirError(
+        raise ModelLoadError(
+            WARM_UP,
             f"output {model.model_dir.manifest.output_name!r} is not a probability distribution "
-            f"(sum {float(probs.sum()):.4f}); export the softmax/probabilities tensor"
+            f"(sum {float(probs.sum()):.4f}); export the softmax/probabilities tensor",
         )
 
 
@@ -262,25 +260,26 @@ class ModelManager:
         self.threads = threads or cpu_limit()
         self.metrics = metrics
         self.current: LoadedModel | None = None
-        self.last_error: str | None = f"model not loaded yet from {model_dir}"
+        # Why no model is served, in plain words for clients (None: no attempt failed yet).
+        self.last_reason: str | None = None
         self._lock = threading.Lock()
 
     def load(self) -> LoadedModel:
         """Load the model on disk, warm it up and make it current (blocking; call off the loop).
 
-        On failure the model being served, if any, stays in place.
+        On failure the model being served, if any, stays in place and ModelLoadError is raised.
         """
         with self._lock:
             previous = self.current
             try:
                 new = load_model(self.model_dir, self.threads)
-            except ModelDirError as exc:
+            except ModelLoadError as exc:
                 self.metrics.reloads.labels(result="failure").inc()
                 if previous is None:
-                    self.last_error = str(exc)
+                    self.last_reason = exc.reason
                 raise
             self.current = new
-            self.last_error = None
+            self.last_reason = None
             self.metrics.reloads.labels(result="success").inc()
             self.metrics.set_model(new.version, new.model_dir.manifest.framework)
             logger.info(
@@ -292,6 +291,7 @@ class ModelManager:
             return new
 
     def changed_on_disk(self) -> bool:
+        """Whether the manifest on disk is not the one of the model being served."""
         current = self.current
         fingerprint = _fingerprint(self.model_dir)
         return current is not None and fingerprint != (0, 0) and fingerprint != current.fingerprint

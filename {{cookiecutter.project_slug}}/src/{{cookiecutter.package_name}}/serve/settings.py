@@ -185,6 +185,11 @@ class Settings:
         _int_in(64, 1 << 30),
         "largest image in pixels, width times height; a larger one gets 413",
     )
+    max_request_pixels: int = _setting(
+        4 * 4096 * 4096,
+        _int_in(64, 1 << 34),
+        "most pixels in one prediction request, summed over its images; more gets 413",
+    )
     timeout_graceful_shutdown: int = _setting(
         25, _int_in(0, 3600), "seconds in-flight requests get to finish after SIGTERM"
     )

@@ -1,0 +1,1 @@
+"""ASGI middlewares of the server: body limit, observability."""

@@ -1,0 +1,1 @@
+"""The API's routers: health (/livez, /readyz, /metrics), v1 (model), admin."""

@@ -1,0 +1,129 @@
+"""The model API: /v1/predict, /v1/model and (ENABLE_NOOP) /v1/noop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Query, Request
+
+from ..deps import Model, State
+from ..domain import InferenceTimeout, Overloaded
+from ..errors import ERROR_RESPONSES, ApiError
+from ..parsing import read_images
+from ..predictor import classify
+from ..schemas import (
+    MAX_TOP_K,
+    ClassProbability,
+    ImagePrediction,
+    ModelInfoResponse,
+    PredictResponse,
+    StatusResponse,
+    predict_request_body,
+)
+from ..settings import Settings
+
+
+async def model_info(model: Model) -> ModelInfoResponse:
+    """The served model's manifest, evaluation metrics and labels."""
+    return ModelInfoResponse(
+        model_version=model.version,
+        loaded_at=model.loaded_at,
+        manifest=model.model_dir.manifest.to_json(),
+        metrics=model.model_dir.metrics,
+        labels=model.model_dir.labels,
+    )
+
+
+async def predict(
+    request: Request,
+    state: State,
+    model: Model,
+    top_k: int | None = Query(
+        default=None,
+        ge=1,
+        le=MAX_TOP_K,
+        description="Classes per image (default TOP_K, see /docs); at most the class count.",
+    ),
+) -> PredictResponse:
+    """Top-k classes for each image: multipart files, or JSON with base64 images."""
+    settings = state.settings
+    images, json_top_k = await read_images(request, settings)
+    k = json_top_k or top_k or min(settings.top_k, model.num_classes)
+    if k > model.num_classes:
+        raise ApiError(
+            422,
+            "top_k_out_of_range",
+            f"top_k={k} but the model has {model.num_classes} classes; use 1..{model.num_classes}",
+        )
+    if not state.try_acquire():
+        raise Overloaded(
+            f"{settings.max_concurrency} inferences already running (MAX_CONCURRENCY); retry shortly",
+            retry_after=1,
+        )
+    state.metrics.batch_size.observe(len(images))
+    loop = asyncio.get_running_loop()
+    job = loop.run_in_executor(
+        state.executor,
+        classify,
+        model,
+        [(image.name, image.data) for image in images],
+        k,
+        settings.max_image_pixels,
+        settings.max_request_pixels,
+        state.metrics,
+    )
+    job.add_done_callback(state.release)  # the slot is held until the thread is done
+    try:
+        results = await asyncio.wait_for(asyncio.shield(job), settings.request_timeout)
+    except TimeoutError:
+        raise InferenceTimeout(
+            f"inference took longer than {settings.request_timeout}s (REQUEST_TIMEOUT); "
+            "retry, or send fewer images per request",
+            retry_after=1,
+        ) from None
+    return PredictResponse(
+        model_version=model.version,
+        predictions=[
+            ImagePrediction(
+                index=number,
+                filename=upload.filename,
+                top_k=[
+                    ClassProbability(label=s.label, class_index=s.class_index, probability=s.probability)
+                    for s in scores
+                ],
+            )
+            for number, (upload, scores) in enumerate(zip(images, results, strict=True))
+        ],
+    )
+
+
+async def noop() -> StatusResponse:
+    """Does nothing: the HTTP stack's own ceiling, for benchmarks (ENABLE_NOOP=1)."""
+    return StatusResponse(status="ok")
+
+
+def build_router(settings: Settings) -> APIRouter:
+    """The v1 routes; ``settings`` only shape the OpenAPI document and turn /v1/noop on."""
+    router = APIRouter(prefix="/v1")
+    router.add_api_route(
+        "/model",
+        model_info,
+        methods=["GET"],
+        response_model=ModelInfoResponse,
+        tags=["model"],
+        responses={503: ERROR_RESPONSES[503]},
+    )
+    router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        response_model=PredictResponse,
+        tags=["model"],
+        responses=ERROR_RESPONSES,
+        openapi_extra={"requestBody": predict_request_body(settings.max_batch)},
+    )
+    if settings.enable_noop:
+        router.add_api_route(
+            "/noop", noop, methods=["GET"], response_model=StatusResponse, tags=["benchmark"]
+        )
+    return router
