@@ -8,6 +8,7 @@ on one line; these filters make that text mean itself in each format:
 ``toml_string``        a TOML basic string, quotes included (TOML v1.0.0, "String")
 ``dockerfile_string``  a double-quoted Dockerfile word: ``\\``, ``"`` and ``$`` escaped
                        (Dockerfile reference, "Environment replacement" and "LABEL")
+``python_string``      a Python string literal, quoted the way ruff format (and black) quote it
 ``python_docstring``   a Python triple-quoted string literal, quotes included
 ``markdown_text``      inline Markdown that renders as the text itself (CommonMark 0.31,
                        "Backslash escapes": any ASCII punctuation may be escaped)
@@ -40,6 +41,15 @@ def dockerfile_string(value: object) -> str:
     return f'"{text}"'
 
 
+def python_string(value: object) -> str:
+    """The text as a literal: ``it's`` -> ``"it's"``, ``say "hi"`` -> ``'say "hi"'``. Double quotes
+    unless the text holds more of them than single quotes (ruff format's and black's rule), so
+    the formatter leaves the literal as it is."""
+    text = str(value).replace("\\", "\\\\")
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    return quote + text.replace(quote, "\\" + quote) + quote
+
+
 def python_docstring(value: object) -> str:
     """``'a "b"'`` -> ``'\"\"\"a \\"b\\"\"\"\"'``: a triple-quoted literal whose value is the text."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -66,6 +76,7 @@ class QuotingExtension(Extension):
         environment.filters.update(
             toml_string=toml_string,
             dockerfile_string=dockerfile_string,
+            python_string=python_string,
             python_docstring=python_docstring,
             markdown_text=markdown_text,
         )

@@ -75,6 +75,11 @@ def test_toml_string_round_trips(text: str) -> None:
 
 
 @given(PRINTABLE)
+def test_python_string_round_trips(text: str) -> None:
+    assert ast.literal_eval(quoting.python_string(text)) == text
+
+
+@given(PRINTABLE)
 def test_python_docstring_round_trips(text: str) -> None:
     module = ast.parse(quoting.python_docstring(text) + "\n")
     assert ast.get_docstring(module, clean=False) == text
@@ -119,7 +124,12 @@ def test_accepted_text_reaches_every_file_format_intact(tmp_path: Path, text: st
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert pyproject["description"] == text
     assert pyproject["authors"] == [{"name": AUTHOR, "email": "you@example.com"}]
-    assert ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8")), clean=False) == text
+    init = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    assert ast.get_docstring(init, clean=False) == text
+    title = next(n.value for n in init.body if isinstance(n, ast.Assign) and n.targets[0].id == "__title__")
+    assert ast.literal_eval(title) == text[:80]
+    # The quoting is the formatter's own: the generated project's ruff leaves it as is.
+    run([which("ruff"), "format", "--check", "--config", str(project / "pyproject.toml"), str(package / "__init__.py")])
 
     readme = (project / "README.md").read_text(encoding="utf-8").split("\n\n")
     assert markdown_plain(readme[0]) == " ".join(text[:80].split())

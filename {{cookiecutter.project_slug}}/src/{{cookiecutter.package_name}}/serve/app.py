@@ -10,7 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from PIL import Image
 
-from .. import __version__
+from .. import __doc__ as package_doc
+from .. import __title__, __version__
 from .errors import install_error_handlers
 from .lifecycle import ServerState, lifespan
 from .middleware.limits import BodyLimitMiddleware
@@ -24,10 +25,9 @@ def create_app(settings: Settings) -> FastAPI:
     state = ServerState(settings)
     Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     app = FastAPI(
-        title="Digit classifier",
+        title=__title__,
         version=__version__,
-        description="Classifies images with an ONNX model. Every error is "
-        '`{"error": {"code": ..., "message": ...}}`.',
+        description=f"{package_doc} Every error is " + '`{"error": {"code": ..., "message": ...}}`.',
         lifespan=lifespan(state),
     )
     app.state.server = state
