@@ -23,9 +23,14 @@ def slow_k() -> float:
     session = ort.InferenceSession(build_onnx(slow_k=200.0), providers=["CPUExecutionProvider"])
     white = np.ones((1, N_FEATURES), np.float32)
     session.run(None, {"pixels": white})
-    started = time.perf_counter()
-    session.run(None, {"pixels": white})
-    seconds_per_k = (time.perf_counter() - started) / 200.0  # white input: sum(pixels) == N_FEATURES
+    # The fastest of several runs: a run slowed by a busy machine would make the model too
+    # fast later, when the machine is quiet (a 1.5 s target once came out at 0.38 s in CI).
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        session.run(None, {"pixels": white})
+        runs.append(time.perf_counter() - started)
+    seconds_per_k = min(runs) / 200.0  # white input: sum(pixels) == N_FEATURES
     return SLOW_SECONDS / seconds_per_k
 
 

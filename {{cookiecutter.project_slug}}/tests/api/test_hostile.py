@@ -251,25 +251,3 @@ def test_model_not_ready_is_503_in_plain_words(
         error = response.json()["error"]
         assert error["code"] == "model_not_ready" and "not loaded" in error["message"]
         _assert_plain(error["message"], tmp_path)
-
-
-# ------------------------------------------------------------ f. load balancer
-
-
-def test_load_balancer_retries_posts_on_connection_errors_only() -> None:
-    conf = Path(__file__).resolve().parents[2] / "docker" / "lb" / "nginx.conf"
-    if not conf.is_file():
-        pytest.skip("no docker/lb/nginx.conf next to the tests")
-    directives = [
-        line.split("#")[0].replace(";", " ").split()
-        for line in conf.read_text().splitlines()
-        if line.strip().startswith("proxy_next_upstream ")
-    ]
-    assert directives, "nginx.conf sets no proxy_next_upstream"
-    for directive in directives:
-        conditions = set(directive[1:])
-        assert "error" in conditions  # a connection that failed is always tried elsewhere
-        if "non_idempotent" in conditions:
-            # A POST already sent is passed on only when its connection broke (a replica
-            # died): never on a 503 ("overloaded" would be multiplied) nor on a timeout.
-            assert conditions == {"error", "non_idempotent"}, directive
