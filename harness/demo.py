@@ -66,6 +66,8 @@ def next_steps(images: VariantImages) -> list[str]:
     `up --build` works here too): BASE_IMAGE when it is not the Dockerfile's default, the
     pip configuration (offline: the wheelhouse only) and the CA bundle, as build secrets.
     The last line stops and removes everything, the volumes of every profile included.
+    Writes the pip configuration the lines name: ``<project>/../pip.conf`` (outside the
+    build context; offline it holds no credentials, only ``no-index`` and the CA's path).
     """
     settings: dict[str, str] = {}
     if images.base_image != upstream_ref(images.variant["python_version"]):
