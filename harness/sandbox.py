@@ -101,6 +101,23 @@ class Sandbox:
         proc = self.engine.run("wait", self.name(name), timeout=timeout)
         return int(proc.stdout.strip())
 
+    def wait_gang(self, names: list[str], timeout: float, poll: float = 1.0) -> dict[str, int | None]:
+        """Exit status per container of a gang (e.g. torchrun nodes), polled every ``poll`` s.
+
+        Returns once every one has exited, or as soon as one exits non-zero (its peers
+        would otherwise wait out their collective timeout); None for those still running.
+        Raises TimeoutError after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            states = {name: self.inspect(name)["State"] for name in names}
+            status = {name: None if state["Running"] else int(state["ExitCode"]) for name, state in states.items()}
+            if all(code is not None for code in status.values()) or any(status.values()):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{', '.join(names)} still running after {timeout:.0f} s")
+            time.sleep(poll)
+
     def inspect(self, name: str) -> dict:
         return json.loads(self.engine.run("inspect", self.name(name)).stdout)[0]
 

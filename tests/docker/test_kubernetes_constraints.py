@@ -69,9 +69,10 @@ def test_train_job_and_serve_deployment_run_under_their_pod_constraints(
         assert not run.unresolved, run.unresolved
         start(box, run, "train")
         names = ["train"]
-    for name in names:
-        status = box.wait_exit(name, timeout=smoke.TRAIN_TIMEOUT)
-        assert status == 0, f"{name} exited {status}:\n{box.logs(name)[-4000:]}"
+    status = box.wait_gang(names, timeout=smoke.TRAIN_TIMEOUT)
+    if any(code != 0 for code in status.values()):
+        logs = "\n".join(f"--- {name} ({status[name]}):\n{box.logs(name)[-3000:]}" for name in names)
+        pytest.fail(f"the train Job failed: {status}\n{logs}")
 
     serve = docker_run(
         manifest, f"{slug(images)}-serve", "Deployment", image=images.image("serve"), volume_prefix=prefix

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +61,42 @@ def test_ensure_dataset_fills_an_empty_directory_once(tmp_path: Path) -> None:
     root.mkdir()  # an empty volume mount point exists before training starts
     assert ensure_dataset(root) is True
     assert ensure_dataset(root) is False
-    assert sorted(path.name for path in root.iterdir()) == ["test", "train"]
+    assert sorted(path.name for path in root.iterdir()) == [".materialize.lock", "test", "train"]
+
+
+@pytest.mark.parametrize("mount", [True, False], ids=["empty-mount", "missing-root"])
+def test_writers_with_separate_tmp_on_one_root_all_succeed(
+    tmp_path: Path, digits_dir: Path, mount: bool
+) -> None:
+    """Training containers (torchrun nodes, Job retries) share a data volume but not /tmp.
+
+    They start about together and each calls ensure_dataset on the same root: every one must
+    exit 0 and the root must hold exactly one complete data set, with nothing staged left.
+    """
+    root = tmp_path / "data"
+    if mount:
+        root.mkdir()
+    script = (
+        "import sys; from pathlib import Path; "
+        "from {{ cookiecutter.package_name }}.data import ensure_dataset; "
+        "print(ensure_dataset(Path(sys.argv[1])))"
+    )
+    writers = []
+    for index in range(6):
+        time.sleep(0.4 * bool(index))  # staggered, as containers start: some overlap each phase
+        tmp = tmp_path / f"tmp-{index}"
+        tmp.mkdir()
+        env = {**os.environ, "TMPDIR": str(tmp)}
+        command = [sys.executable, "-c", script, str(root)]
+        writers.append(
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    results = [(writer.wait(timeout=300), *writer.communicate()) for writer in writers]
+    assert [code for code, _, _ in results] == [0] * len(writers), results
+    assert "True" in [out.strip() for _, out, _ in results]
+    assert dataset_sha256(root) == dataset_sha256(digits_dir)
+    assert sorted(path.name for path in root.iterdir() if not path.name.startswith(".")) == ["test", "train"]
+    assert not [path for path in tmp_path.rglob("*staging*")]
 
 
 def test_cli_materializes(tmp_path: Path, runner) -> None:

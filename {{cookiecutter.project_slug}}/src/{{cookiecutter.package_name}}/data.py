@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -216,7 +217,7 @@ def materialize_digits(root: Path, seed: int = 0, test_fraction: float = 0.2) ->
             os.rename(staging, root)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
-        if (root / "train").is_dir():  # another process finished first
+        if _published(root, wait=60.0):  # another process is publishing the same data set
             return root
         raise
     except BaseException:
@@ -225,36 +226,61 @@ def materialize_digits(root: Path, seed: int = 0, test_fraction: float = 0.2) ->
     return root
 
 
-def ensure_dataset(root: Path, seed: int = 0) -> bool:
+def ensure_dataset(root: Path, seed: int = 0, wait: float = 300.0) -> bool:
     """Materialise the digits data set when ``root`` is missing or empty.
 
-    Processes on one machine (e.g. torchrun workers) take turns through a lock file,
-    so the data set is written once. Returns True when it was written by this call.
+    Every process that trains on ``root`` calls this, also processes that share the data
+    volume but nothing else (torchrun nodes, a Job's retries): they take turns through a
+    lock file inside ``root`` (``.materialize.lock``), so the data set is written once.
+    Where the file system has no working locks, the atomic renames of
+    ``materialize_digits`` decide and the others wait up to ``wait`` seconds for the
+    winner's train split. Returns True when this call wrote the data set.
+
+    Raises DataError (another writer left no complete data set in time) or OSError.
     """
-    with _lock(Path(root)):
-        if needs_materializing(root):
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with _lock(root / ".materialize.lock"):
+        if not needs_materializing(root):
+            return False
+        try:
             materialize_digits(root, seed=seed)
-            return True
-    return False
+        except (DataError, OSError):
+            if not _published(root, wait):
+                raise
+            return False
+        return True
+
+
+def _published(root: Path, wait: float) -> bool:
+    """True once ``root`` has a train split (published last), polling up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while not (root / "train").is_dir():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 @contextlib.contextmanager
-def _lock(root: Path) -> Iterator[None]:
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"digits-data-{key}.lock"
+def _lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path``; where there is none to take, run the block unlocked."""
     try:
-        handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the duration of the block
-    except OSError:  # e.g. a read-only /tmp: rely on the atomic rename alone
-        handle = None
-    if handle is None:
+        handle = open(path, "a+b")  # noqa: SIM115 - held for the duration of the block
+    except OSError:  # e.g. a read-only data directory: materialize_digits reports it
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            locked = True
+        except OSError:  # e.g. ENOLCK on a network file system
+            locked = False
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _open(path: Path) -> Image.Image:
