@@ -27,7 +27,7 @@ from . import progress
 from .errors import HarnessError
 
 DEFAULT_CACHE = Path(os.environ.get("ML_TEMPLATE_CACHE", "~/.cache/ml-container-template")).expanduser()
-LOCK_NAMES = ("build.txt", "serve.txt", "train.txt", "test.txt")
+LOCK_NAMES = ("serve.txt", "train.txt", "test.txt")
 # glibc of the oldest supported base (Debian bookworm: 2.36); older manylinux tags all fit.
 MAX_GLIBC_MINOR = 36
 
@@ -42,7 +42,7 @@ def cache_dir(python_version: str = "3.11", root: Path = DEFAULT_CACHE) -> Path:
 
 
 def lock_files(project_dir: Path) -> list[Path]:
-    """The rendered lock files of a project (``requirements/{build,serve,train,test}.txt``)."""
+    """The rendered lock files of a project (``requirements/{serve,train,test}.txt``)."""
     return [p for name in LOCK_NAMES if (p := Path(project_dir) / "requirements" / name).is_file()]
 
 
@@ -133,13 +133,14 @@ def prefetch(
     return target
 
 
-def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11") -> Path:
-    """Fill ``<project>/.wheelhouse/`` with the wheels its own locks pin (hard links,
-    copies across file systems); stale wheels there are removed. Returns that folder.
+def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11", extra: Iterable[Path] = ()) -> Path:
+    """Fill ``<project>/.wheelhouse/`` with the wheels its own locks (and the ``extra``
+    lock files) pin, as hard links (copies across file systems); stale wheels there are
+    removed. Returns that folder; raises WheelhouseError when a pinned wheel is missing.
     """
     dest = Path(project_dir) / ".wheelhouse"
     dest.mkdir(exist_ok=True)
-    pins = read_pins(lock_files(project_dir))
+    pins = read_pins([*lock_files(project_dir), *extra])
     wanted: dict[str, Path] = {}
     for name, version, path in _wheels(wheel_dir, python_version):
         if pins.get(name) == version:

@@ -13,12 +13,13 @@ import time
 import uuid
 from pathlib import Path
 
-from .. import build
+from .. import build, wheelhouse
 from ..engine import Engine
 
 HERE = Path(__file__).resolve().parent
 NAIVE = HERE / "naive.Dockerfile"
 FLOOR = HERE / "floor.Dockerfile"
+BUILD_BACKEND = HERE / "build-backend.txt"
 BASELINES = {"naive": (NAIVE, "naive"), "floor": (FLOOR, "floor")}
 
 
@@ -32,9 +33,13 @@ def build_baseline(
     *,
     no_cache: bool = False,
     log_dir: Path,
+    python_version: str = "3.11",
 ) -> build.BuildResult:
     """Build ``naive`` or ``floor`` for ``requirements`` (serve or train) of the project."""
     dockerfile, stage = BASELINES[kind]
+    if kind == "naive":  # its `pip install .` builds a wheel: the backend must be in the wheelhouse
+        wheels = wheelhouse.prefetch([BUILD_BACKEND], python_version, log=log_dir / "prefetch-build-backend.log")
+        wheelhouse.link_into(project, wheels, python_version, extra=[BUILD_BACKEND])
     ca = build.HOST_CA_BUNDLE if build.HOST_CA_BUNDLE.is_file() else None
     log_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-secrets-") as secrets:

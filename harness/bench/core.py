@@ -115,8 +115,9 @@ class Variant:
     def baseline(self, kind: str, requirements: str, no_cache: bool = False):
         tag = f"{self.repository}:{self.id}-{kind}-{requirements}"
         return builds.build_baseline(
-            self.engine, self.project, kind, requirements, tag, self.base, no_cache=no_cache, log_dir=self.logs
-        )
+            self.engine, self.project, kind, requirements, tag, self.base, no_cache=no_cache, log_dir=self.logs,
+            python_version=self.variant["python_version"],
+        )  # fmt: skip
 
     def image(self, target: str) -> str:
         return f"{self.repository}:{self.id}-{target}"
