@@ -57,7 +57,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("shellcheck", ".ci/run", *Path("scripts").glob("*.sh"))
-    session.run("yamllint", "-s", "-c", "{{cookiecutter.project_slug}}/.yamllint.yaml", ".github")
+    session.run("yamllint", "-s", "-c", ".yamllint.yaml", ".github")
     session.run("actionlint", "-no-color")
     session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
 
@@ -65,7 +65,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
-    session.install(*PINS, *HARNESS, *LINTERS, "cruft", "pip", "pytest", "pytest-xdist", "hypothesis", "matplotlib")
+    tools = ["cruft", "pip", "pytest", "pytest-xdist", "hypothesis", "matplotlib"]
+    session.install(*PINS, *HARNESS, *LINTERS, *tools)
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
 
 

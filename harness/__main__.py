@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import options, progress
+from . import options, progress, variant_terms
 from .errors import HarnessError
 from .lint import file_set_failures, format_report, run_checks
 from .render import render_many
@@ -47,6 +47,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         by_id = {options.variant_id(v): v for v in variants}
         results = run_checks(projects)
         file_set = file_set_failures(by_id, projects)
+        foreign = list(variant_terms.failures(by_id, projects))
     wall = time.perf_counter() - start
     failed = False
     for problem in check_template():
@@ -59,6 +60,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for failure in file_set:
         failed = True
         print(f"FAIL expected file set: {failure}\n")
+    for failure in foreign:
+        failed = True
+        print(f"FAIL a variant mentions what it does not have: {failure}\n")
     print(f"rendered {len(variants)} variants in {rendered:.1f} s")
     print(format_report(results, wall, len(variants)))
     print("lint: FAILED" if failed else "lint: all checks passed")

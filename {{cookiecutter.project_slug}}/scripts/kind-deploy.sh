@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploy the dev overlay to a kind cluster and check it end to end: the training Job
 # completes, the serving Deployment rolls out, /readyz answers 200 and a prediction works.
-# Needs docker, kind and kubectl; CI runs it on a GitHub runner (.github/workflows/ci.yml).
+# Needs docker, kind and kubectl{% if cookiecutter.ci == "github" %}; CI runs it on a GitHub runner (.github/workflows/ci.yml){% endif %}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -81,11 +81,15 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def runner(tmp_path: Path, digits_dir: Path) -> Runner:
     """A runner whose model and checkpoints go to this test's tmp_path."""
     src = Path(package.__file__).resolve().parent.parent
+{%- if cookiecutter.distributed_training == "torchrun" %}
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"}
     }
+{%- else %}
+    env = dict(os.environ)
+{%- endif %}
     env.update(
         PYTHONPATH=os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")])),
         DATA_DIR=str(digits_dir),

@@ -36,7 +36,9 @@ def test_environment_is_read_and_flags_override_it() -> None:
         ([], {"BATCH_SIZE": "1.5"}, "BATCH_SIZE=1.5 is invalid: must be an integer"),
         ([], {"SEED": "-3"}, "SEED=-3 is invalid"),
         ([], {"CHECKPOINT_EVERY": "0"}, "CHECKPOINT_EVERY=0 is invalid"),
+{%- if cookiecutter.accelerator == "cuda" %}
         ([], {"DEVICE": "tpu"}, "DEVICE=tpu is invalid: must be one of auto, cpu, cuda"),
+{%- endif %}
         ([], {"RESUME": "maybe"}, "RESUME=maybe is invalid: must be true or false"),
         ([], {"MODEL_DIR": ""}, "MODEL_DIR= is invalid: must be a directory path"),
         (["--model-dir", "x", "--checkpoint-dir", "x"], {}, "MODEL_DIR=x is invalid: must differ"),

@@ -68,7 +68,7 @@ def test_ensure_dataset_fills_an_empty_directory_once(tmp_path: Path) -> None:
 def test_writers_with_separate_tmp_on_one_root_all_succeed(
     tmp_path: Path, digits_dir: Path, mount: bool
 ) -> None:
-    """Training containers (torchrun nodes, Job retries) share a data volume but not /tmp.
+    """Training containers (parallel pods, Job retries) share a data volume but not /tmp.
 
     They start about together and each calls ensure_dataset on the same root: every one must
     exit 0 and the root must hold exactly one complete data set, with nothing staged left.

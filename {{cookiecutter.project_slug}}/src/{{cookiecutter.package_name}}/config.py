@@ -40,7 +40,9 @@ class TrainConfig:
     learning_rate: float
     seed: int
     checkpoint_every: int
+{%- if cookiecutter.accelerator == "cuda" %}
     device: str
+{%- endif %}
     threads: int
     resume: bool
     log_format: str
@@ -165,6 +167,7 @@ SETTINGS: tuple[_Setting, ...] = (
         "must be an integer from 1 to 10000",
         _int_between(1, 10_000),
     ),
+{%- if cookiecutter.accelerator == "cuda" %}
     _Setting(
         "device",
         "DEVICE",
@@ -173,6 +176,7 @@ SETTINGS: tuple[_Setting, ...] = (
         "must be one of auto, cpu, cuda",
         _choice("auto", "cpu", "cuda"),
     ),
+{%- endif %}
     _Setting(
         "threads",
         "THREADS",

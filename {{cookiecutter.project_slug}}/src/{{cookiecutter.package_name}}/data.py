@@ -230,7 +230,7 @@ def ensure_dataset(root: Path, seed: int = 0, wait: float = 300.0) -> bool:
     """Materialise the digits data set when ``root`` is missing or empty.
 
     Every process that trains on ``root`` calls this, also processes that share the data
-    volume but nothing else (torchrun nodes, a Job's retries): they take turns through a
+    volume but nothing else (a Job's retries, parallel training pods): they take turns through a
     lock file inside ``root`` (``.materialize.lock``), so the data set is written once.
     Where the file system has no working locks, the atomic renames of
     ``materialize_digits`` decide and the others wait up to ``wait`` seconds for the

@@ -11,7 +11,7 @@ sets it from JOB_COMPLETION_INDEX)::
         --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT" -m <package>.train
 
 torchrun sets RANK, LOCAL_RANK and WORLD_SIZE for every process. The gradients are
-averaged by DistributedDataParallel over NCCL on GPUs and gloo on CPUs. Rank 0 alone
+averaged by DistributedDataParallel over {% if cookiecutter.accelerator == "cuda" %}NCCL on GPUs and gloo on CPUs{% else %}gloo{% endif %}. Rank 0 alone
 writes checkpoints and the model; on resume it reads the checkpoint and broadcasts it,
 so every rank restores the same state even without a shared checkpoint volume.
 """
@@ -45,6 +45,7 @@ class Context:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+{%- if cookiecutter.accelerator == "cuda" %}
 
 
 def init(device: str = "auto") -> Context:
@@ -62,11 +63,26 @@ def init(device: str = "auto") -> Context:
         torch_device = torch.device("cpu")
     dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timedelta(minutes=10))
     return Context(rank, local_rank, world_size, torch_device)
+{%- else %}
+
+
+def init() -> Context:
+    """Join the process group (gloo, on the CPU)."""
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    world_size = int(os.environ["WORLD_SIZE"])
+    dist.init_process_group(backend="gloo", timeout=timedelta(minutes=10))
+    return Context(rank, local_rank, world_size, torch.device("cpu"))
+{%- endif %}
 
 
 def wrap(model: nn.Module, context: Context) -> nn.Module:
+{%- if cookiecutter.accelerator == "cuda" %}
     device_ids = [context.local_rank] if context.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)
+{%- else %}
+    return DistributedDataParallel(model)
+{%- endif %}
 
 
 def epoch_indices(size: int, epoch: int, seed: int, context: Context) -> list[int]:

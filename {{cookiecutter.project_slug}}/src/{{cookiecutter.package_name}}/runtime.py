@@ -16,8 +16,8 @@ from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
-# Environment variables read by the native thread pools of numpy/BLAS, OpenMP,
-# PyTorch and TensorFlow at import time.
+# Environment variables read at import time by the native thread pools of numpy/BLAS,
+# OpenMP{% if cookiecutter.framework == "pytorch" %} and PyTorch{% elif cookiecutter.framework == "tensorflow" %} and TensorFlow{% endif %}.
 THREAD_ENV_VARS = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",

@@ -6,8 +6,9 @@ saved; the next run resumes), 1 on a data, training or export error, 2 on a bad 
 """
 
 from __future__ import annotations
-
+{% if cookiecutter.distributed_training == "torchrun" %}
 import os
+{%- endif %}
 import sys
 from collections.abc import Sequence
 
@@ -24,13 +25,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+{%- if cookiecutter.distributed_training == "torchrun" %}
     # Size the native thread pools before the framework is imported; torchrun's
     # processes on one machine share its CPUs.
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     threads = runtime.configure_thread_env(config.threads or max(1, runtime.cpu_limit() // local_processes))
+{%- else %}
+    # Size the native thread pools before the framework is imported.
+    threads = runtime.configure_thread_env(config.threads or runtime.cpu_limit())
+{%- endif %}
     stop = StopRequest()
     stop.install()
+{%- if cookiecutter.distributed_training == "torchrun" %}
     progress = Progress(config.log_format, enabled=int(os.environ.get("RANK", "0")) == 0)
+{%- else %}
+    progress = Progress(config.log_format)
+{%- endif %}
 
     from . import data, export, models
 

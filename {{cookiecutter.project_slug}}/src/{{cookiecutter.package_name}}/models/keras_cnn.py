@@ -53,7 +53,7 @@ def train(
     config: TrainConfig, dataset: Dataset, progress: Progress, stop: StopRequest, threads: int
 ) -> TrainedModel | None:
     """Train (resuming when a checkpoint exists); None when stopped by a signal."""
-    _configure(threads, config.device)
+    _configure(threads{% if cookiecutter.accelerator == "cuda" %}, config.device{% endif %})
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(dataset.classes), dataset.input_shape)
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
@@ -153,6 +153,7 @@ def train(
             "train_seconds": round(time.monotonic() - started, 2),
         },
     )
+{%- if cookiecutter.accelerator == "cuda" %}
 
 
 def _configure(threads: int, device: str) -> None:
@@ -166,6 +167,17 @@ def _configure(threads: int, device: str) -> None:
         pass  # TensorFlow was already initialised in this process; keep its settings
     if device == "cuda" and not tf.config.list_physical_devices("GPU"):
         raise RuntimeError("DEVICE=cuda but TensorFlow sees no GPU")
+{%- else %}
+
+
+def _configure(threads: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        tf.config.experimental.enable_op_determinism()
+    except RuntimeError:
+        pass  # TensorFlow was already initialised in this process; keep its settings
+{%- endif %}
 
 
 def _probabilities(model: keras.Model, x: np.ndarray) -> np.ndarray:

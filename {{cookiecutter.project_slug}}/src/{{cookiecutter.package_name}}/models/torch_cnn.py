@@ -1,3 +1,5 @@
+{%- set dist = cookiecutter.distributed_training == "torchrun" -%}
+{%- set cuda = cookiecutter.accelerator == "cuda" -%}
 """A small PyTorch CNN, trained with checkpoints, exported to ONNX with softmax.
 
 The training loop is written out (no Lightning/Trainer) so checkpoints can be taken at
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import logging
+{%- if dist %}
 import math
-import os
+{%- endif %}
 import time
 import warnings
 from pathlib import Path
@@ -20,17 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-
+{% if dist %}
+from .. import distributed
+{%- endif %}
 from ..checkpoint import CheckpointStore, StopRequest, load_compatible
 from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
-
-try:
-    from .. import distributed
-except ImportError:  # the project was generated without torchrun support
-    distributed = None  # type: ignore[assignment]
 
 FRAMEWORK = "pytorch"
 LAYOUT = "NCHW"
@@ -64,13 +64,10 @@ class DigitCNN(nn.Module):
 def train(
     config: TrainConfig, dataset: Dataset, progress: Progress, stop: StopRequest, threads: int
 ) -> TrainedModel | None:
+{%- if dist %}
     """Train (resuming when a checkpoint exists); None when stopped or not rank 0."""
     torch.set_num_threads(threads)
-    context = None
-    if distributed is not None and distributed.launched():
-        context = distributed.init(config.device)
-    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("started by torchrun, but this project was generated without torchrun support")
+    context = distributed.init({% if cuda %}config.device{% endif %}) if distributed.launched() else None
     try:
         return _train(config, dataset, progress, stop, context)
     finally:
@@ -83,11 +80,24 @@ def _train(
     dataset: Dataset,
     progress: Progress,
     stop: StopRequest,
-    context: Any,
+    context: distributed.Context | None,
 ) -> TrainedModel | None:
     is_main = context is None or context.is_main
     world_size = 1 if context is None else context.world_size
+{%- if cuda %}
     device = context.device if context is not None else _device(config.device)
+{%- else %}
+    device = context.device if context is not None else torch.device("cpu")
+{%- endif %}
+{%- else %}
+    """Train (resuming when a checkpoint exists); None when stopped by a signal."""
+    torch.set_num_threads(threads)
+{%- if cuda %}
+    device = _device(config.device)
+{%- else %}
+    device = torch.device("cpu")
+{%- endif %}
+{%- endif %}
     torch.manual_seed(config.seed)
     model = DigitCNN(len(dataset.classes), *dataset.input_shape).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -100,14 +110,20 @@ def _train(
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
+{%- if dist %}
         "world_size": world_size,
+{%- endif %}
     }
 
     start_epoch, start_step = 0, 0
+{%- if dist %}
     resume = config.resume and is_main
     state = load_compatible(store, fingerprint, progress, load=_torch_load) if resume else None
     if context is not None:
         state = distributed.broadcast(state, context)
+{%- else %}
+    state = load_compatible(store, fingerprint, progress, load=_torch_load) if config.resume else None
+{%- endif %}
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -115,8 +131,10 @@ def _train(
         start_epoch, start_step = state["epoch"], state["step"]
 
     def save(epoch: int, step: int) -> None:
+{%- if dist %}
         if not is_main:
             return
+{%- endif %}
         checkpoint = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -127,35 +145,56 @@ def _train(
         }
         path = store.save(epoch, step, lambda handle: torch.save(checkpoint, handle))
         progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
+{%- if dist %}
 
     net = distributed.wrap(model, context) if context is not None else model
+{%- endif %}
+
     x_train = torch.from_numpy(dataset.x_train).to(device)
     y_train = torch.from_numpy(dataset.y_train).to(device)
     x_test = torch.from_numpy(dataset.x_test).to(device)
+{%- if dist %}
     rank_batch = math.ceil(config.batch_size / world_size)
+{%- else %}
+    batch_size = config.batch_size
+{%- endif %}
     started = time.monotonic()
 
     for epoch in range(start_epoch, config.epochs):
+{%- if dist %}
         if context is not None:
             order = distributed.epoch_indices(len(x_train), epoch, config.seed, context)
         else:
             generator = torch.Generator().manual_seed(config.seed + epoch)
             order = torch.randperm(len(x_train), generator=generator).tolist()
         batches = [order[i : i + rank_batch] for i in range(0, len(order), rank_batch)]
-        net.train()
+{%- else %}
+        generator = torch.Generator().manual_seed(config.seed + epoch)
+        order = torch.randperm(len(x_train), generator=generator).tolist()
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+{%- endif %}
+        {% if dist %}net{% else %}model{% endif %}.train()
         progress.start_epoch()
         loss_sum, correct, seen = 0.0, 0, 0
         for step in range(start_step if epoch == start_epoch else 0, len(batches)):
+{%- if dist %}
             stopping = stop.requested
             if context is not None:
                 stopping = distributed.any_rank(stopping, context)
             if stopping:
+{%- else %}
+            if stop.requested:
+{%- endif %}
                 if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
                     save(epoch, step)
                 progress.event(
                     "stopped",
+{%- if dist %}
                     f"stopped by {stop.signal_name or 'another rank'} at epoch {epoch + 1}, "
                     f"batch {step}; rerun to resume",
+{%- else %}
+                    f"stopped by {stop.signal_name} at epoch {epoch + 1}, batch {step}; rerun to resume",
+{%- endif %}
                     epoch=epoch,
                     step=step,
                 )
@@ -163,7 +202,7 @@ def _train(
             index = torch.tensor(batches[step], device=device)
             inputs, targets = x_train[index], y_train[index]
             optimizer.zero_grad(set_to_none=True)
-            logits = net(inputs)
+            logits = {% if dist %}net{% else %}model{% endif %}(inputs)
             loss = loss_fn(logits, targets)
             loss.backward()
             optimizer.step()
@@ -172,6 +211,7 @@ def _train(
             seen += len(targets)
             progress.batch(epoch + 1, config.epochs, step + 1, len(batches), loss_sum / seen)
 
+{%- if dist %}
         if context is not None:
             loss_sum, correct, seen = distributed.sum_all([loss_sum, correct, seen], context)
         done = epoch + 1
@@ -185,11 +225,25 @@ def _train(
                 test_acc=test_acc,
                 epochs_this_run=done - start_epoch,
             )
+{%- else %}
+        done = epoch + 1
+        test_acc = float((_probabilities(model, x_test).argmax(axis=1) == dataset.y_test).mean())
+        progress.epoch(
+            done,
+            config.epochs,
+            loss=loss_sum / max(seen, 1),
+            acc=correct / max(seen, 1),
+            test_acc=test_acc,
+            epochs_this_run=done - start_epoch,
+        )
+{%- endif %}
         if done % config.checkpoint_every == 0 or done == config.epochs:
             save(done, 0)
+{%- if dist %}
 
     if not is_main:
         return None
+{%- endif %}
     return TrainedModel(
         framework=FRAMEWORK,
         framework_version=torch.__version__,
@@ -199,10 +253,13 @@ def _train(
         test_probabilities=_probabilities(model, x_test),
         extra={
             "epochs": config.epochs,
+{%- if dist %}
             "world_size": world_size,
+{%- endif %}
             "train_seconds": round(time.monotonic() - started, 2),
         },
     )
+{%- if cuda %}
 
 
 def _device(setting: str) -> torch.device:
@@ -211,6 +268,7 @@ def _device(setting: str) -> torch.device:
     if setting == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
+{%- endif %}
 
 
 @torch.no_grad()
