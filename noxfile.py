@@ -65,7 +65,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Test the template itself: options, hooks, generation, cruft, and linters that must fail."""
-    tools = ["cruft", "pip", "pytest", "pytest-xdist", "hypothesis", "matplotlib"]
+    tools = ["cruft", "pip", "pre-commit", "pytest", "pytest-xdist", "hypothesis", "matplotlib"]
     session.install(*PINS, *HARNESS, *LINTERS, *tools)
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
 

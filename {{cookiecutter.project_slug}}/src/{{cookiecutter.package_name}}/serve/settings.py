@@ -253,7 +253,8 @@ SETTINGS: tuple[Setting, ...] = tuple(
 )
 
 
-def _shown(default: Any) -> str:
+def shown(default: Any) -> str:
+    """A default as a user writes it: true/false, unset, or the value as text."""
     if isinstance(default, bool):
         return "true" if default else "false"
     return "unset" if default is None else str(default)
@@ -264,7 +265,7 @@ def _epilog(width: int = 79) -> str:
         return textwrap.fill(text, width, initial_indent=f"  {name}: ", subsequent_indent="      ")
 
     env_only = [
-        item(setting.env, f"{setting.help}; default {_shown(setting.default)}; {setting.rule.text}")
+        item(setting.env, f"{setting.help}; default {shown(setting.default)}; {setting.rule.text}")
         for setting in SETTINGS
         if setting.flag is None
     ]
@@ -303,7 +304,7 @@ def build_parser() -> ArgumentParser:
         if setting.flag is None:
             continue
         help_text = (
-            f"{setting.help} (env {setting.env}, default {_shown(setting.default)}; {setting.rule.text})"
+            f"{setting.help} (env {setting.env}, default {shown(setting.default)}; {setting.rule.text})"
         )
         if isinstance(setting.default, bool):
             parser.add_argument(
