@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -12,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pytest
+from PIL import Image
 
+from {{ cookiecutter.package_name }}.serve import Settings
 from {{ cookiecutter.package_name }}.serve.middleware.limits import BodyLimitMiddleware
 
-from .support import BLACK, WHITE, LiveServer, wait_ready, write_model
+from .support import BLACK, WHITE, LiveServer, running_client, wait_ready, write_model
 
 
 def _read_response(sock: socket.socket) -> tuple[int, dict[str, Any]]:
@@ -151,3 +157,68 @@ def test_timeout_gives_504_with_retry_after(
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"]["code"] == "timeout"
         assert client.post("/v1/predict", files={"files": ("b.png", BLACK)}).status_code == 200
+
+
+def _send_head(sock: socket.socket, length: int, body: bytes = b"") -> None:
+    sock.sendall(
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (length, body)
+    )
+
+
+def test_a_stalled_body_gets_408_within_body_timeout(live_server: Callable[..., LiveServer]) -> None:
+    with (
+        live_server(body_timeout=0.5) as server,
+        server.client() as client,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
+        wait_ready(client)
+        started = time.monotonic()
+        _send_head(sock, 1000, b'{"images": [')  # then nothing more
+        status, body = _read_response(sock)
+        assert status == 408
+        assert body["error"]["code"] == "body_timeout"
+        assert time.monotonic() - started < 5
+        assert client.post("/v1/predict", files={"files": ("b.png", BLACK)}).status_code == 200
+
+
+def test_an_overloaded_server_answers_503_without_reading_the_body(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    """The MAX_CONCURRENCY slot is taken before the body is read, and given back on a disconnect."""
+    with (
+        live_server(max_concurrency=1, body_timeout=30) as server,
+        server.client() as client,
+    ):
+        wait_ready(client)
+        with socket.create_connection(("127.0.0.1", server.port)) as slow:
+            _send_head(slow, 1000, b'{"images": [')  # holds the only slot while its body trickles
+            deadline = time.monotonic() + 5
+            while "model_inferences_in_flight 1.0" not in client.get("/metrics").text:
+                assert time.monotonic() < deadline, "the stalled request never took the slot"
+                time.sleep(0.01)
+            with socket.create_connection(("127.0.0.1", server.port)) as second:
+                _send_head(second, 5_000_000)  # none of the 5 MB is ever sent
+                status, body = _read_response(second)
+            assert status == 503
+            assert body["error"]["code"] == "overloaded"
+        deadline = time.monotonic() + 5  # the slow client hung up: its slot comes back
+        while client.post("/v1/predict", files={"files": ("b.png", BLACK)}).status_code != 200:
+            assert time.monotonic() < deadline, "the slot of a disconnected client was never released"
+            time.sleep(0.05)
+
+
+def test_an_upload_over_a_mebibyte_never_touches_the_temp_directory(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multipart file parts stay in memory (the body is bounded by MAX_BODY_BYTES already);
+    Starlette's default spools parts over 1 MiB to a temporary file, which a small /tmp
+    volume turns into errors under concurrent uploads."""
+    noise = np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
+    assert buffer.tell() > 1 << 20
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-directory"))
+    with running_client(make_settings()) as client:
+        response = client.post("/v1/predict", files={"files": ("noise.png", buffer.getvalue())})
+    assert response.status_code == 200, response.text

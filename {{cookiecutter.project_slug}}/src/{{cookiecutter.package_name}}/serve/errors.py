@@ -198,6 +198,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _doc(
         "Bad input: empty body, no files, invalid base64, not an image, corrupted image, too many images."
     ),
+    408: _doc("The request body did not arrive within BODY_TIMEOUT seconds."),
     413: _doc(
         "Request body over MAX_BODY_BYTES, an image over MAX_IMAGE_PIXELS, "
         "or images adding up to more than MAX_REQUEST_PIXELS."
@@ -211,6 +212,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "or an image's pixel format cannot be converted."
     ),
     500: _doc("Unexpected server error (details are logged, never returned)."),
-    503: _doc("Model not loaded yet, server draining, or too many requests in flight (see Retry-After)."),
+    503: _doc(
+        "Model not loaded yet, server draining, or MAX_CONCURRENCY requests in flight (see Retry-After)."
+    ),
     504: _doc("Inference did not finish within REQUEST_TIMEOUT (see Retry-After)."),
 }

@@ -54,7 +54,8 @@ class ServerState:
             executor.shutdown(wait=False, cancel_futures=True)
 
     def try_acquire(self) -> bool:
-        """Take an inference slot; False when MAX_CONCURRENCY are taken."""
+        """Take a prediction slot (held from reading the body to the inference's end);
+        False when MAX_CONCURRENCY are taken."""
         with self._lock:
             if self._inflight >= self.settings.max_concurrency:
                 return False

@@ -69,7 +69,7 @@ class Metrics:
         )
         self.inferences_in_flight = Gauge(
             "model_inferences_in_flight",
-            "Inference jobs holding a MAX_CONCURRENCY slot right now.",
+            "Prediction requests holding a MAX_CONCURRENCY slot (body read and inference).",
             registry=registry,
             multiprocess_mode="livesum",
         )

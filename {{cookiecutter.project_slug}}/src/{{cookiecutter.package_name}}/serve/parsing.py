@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import re
+import sys
 from typing import NamedTuple
 
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from .errors import ApiError, BodyTooLarge
 from .schemas import PredictJsonRequest
@@ -19,6 +22,14 @@ from .settings import Settings
 
 _DATA_URL = re.compile(r"^data:[\w.+/-]*;base64,", re.IGNORECASE)
 JSON_EXAMPLE = '{"images": ["<base64>", ...], "top_k": 3}'
+
+
+class _InMemoryMultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, keeping file parts in memory instead of spooling those
+    over 1 MiB to a temporary file: the body is in memory already, bounded by MAX_BODY_BYTES,
+    and /tmp is a small memory volume in the containers."""
+
+    spool_max_size = sys.maxsize
 
 
 class Upload(NamedTuple):
@@ -35,9 +46,21 @@ async def read_images(request: Request, settings: Settings) -> tuple[list[Upload
     Multipart images come from the file parts ``files`` (or ``file``); JSON ones from the
     base64 strings of ``images``. Raises ApiError: 400 (empty body, unparsable or
     imageless body, invalid base64, more than MAX_BATCH images), 415 (other Content-Type)
-    or 422 (JSON against the schema); BodyTooLarge passes through.
+    or 422 (JSON against the schema), 408 (the body took longer than BODY_TIMEOUT);
+    BodyTooLarge passes through.
     """
-    body = await request.body()
+    try:
+        body = await asyncio.wait_for(request.body(), settings.body_timeout)
+    except ClientDisconnect:  # nobody to answer; logged and counted as the client's error
+        raise ApiError(400, "client_disconnected", "the client closed the connection mid-body") from None
+    except TimeoutError:
+        raise ApiError(
+            408,
+            "body_timeout",
+            f"the request body did not arrive within {settings.body_timeout:g} s (BODY_TIMEOUT); "
+            "send it in one go",
+            headers={"Connection": "close"},
+        ) from None
     if not body:
         raise ApiError(
             400,
@@ -59,15 +82,20 @@ async def read_images(request: Request, settings: Settings) -> tuple[list[Upload
 
 
 async def _read_multipart(request: Request, settings: Settings) -> list[Upload]:
+    parser = _InMemoryMultiPartParser(
+        request.headers,
+        request.stream(),  # the body read already, replayed
+        max_files=2 * settings.max_batch + 2,
+        max_fields=2 * settings.max_batch + 16,
+    )
     try:
-        form = await request.form(
-            max_files=2 * settings.max_batch + 2, max_fields=2 * settings.max_batch + 16
-        )
+        form = await parser.parse()
     except BodyTooLarge:
         raise
-    except Exception as exc:  # MultiPartException or the HTTPException Starlette makes of it
-        detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
-        if "too many files" in str(detail).lower():
+    except Exception as exc:  # MultiPartException, or python-multipart's own on a malformed body
+        # Starlette's messages are written for clients; anything else may name internals.
+        detail = exc.message if isinstance(exc, MultiPartException) else "malformed multipart body"
+        if "too many files" in detail.lower():
             raise _too_many(settings.max_batch) from None
         raise ApiError(
             400,

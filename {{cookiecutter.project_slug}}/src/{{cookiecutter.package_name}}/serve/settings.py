@@ -155,7 +155,15 @@ class Settings:
         10 * 1024 * 1024, _int_in(1024, 1 << 31), "largest request body in bytes; a larger one gets 413"
     )
     max_concurrency: int = _setting(
-        4, _int_in(1, 1024), "inferences running at once; further requests get 503 and Retry-After"
+        4,
+        _int_in(1, 1024),
+        "prediction requests admitted at once, from their body's first byte to the inference's "
+        "end; further requests get 503 and Retry-After before their body is read",
+    )
+    body_timeout: float = _setting(
+        10.0,
+        _float_in(0.1, 3600),
+        "seconds a client gets to send a whole request body; a slower one gets 408",
     )
     request_timeout: float = _setting(
         10.0, _float_in(0.001, 3600), "seconds an inference may take before the request gets 504"

@@ -47,31 +47,36 @@ async def predict(
 ) -> PredictResponse:
     """Top-k classes for each image: multipart files, or JSON with base64 images."""
     settings = state.settings
-    images, json_top_k = await read_images(request, settings)
-    k = json_top_k or top_k or min(settings.top_k, model.num_classes)
-    if k > model.num_classes:
-        raise ApiError(
-            422,
-            "top_k_out_of_range",
-            f"top_k={k} but the model has {model.num_classes} classes; use 1..{model.num_classes}",
-        )
+    # The slot is taken before the body is read: at most MAX_CONCURRENCY request bodies are
+    # in memory at once, and an overloaded replica answers without reading the upload.
     if not state.try_acquire():
         raise Overloaded(
-            f"{settings.max_concurrency} inferences already running (MAX_CONCURRENCY); retry shortly",
+            f"{settings.max_concurrency} requests already in flight (MAX_CONCURRENCY); retry shortly",
             retry_after=1,
         )
-    state.metrics.batch_size.observe(len(images))
-    loop = asyncio.get_running_loop()
-    job = loop.run_in_executor(
-        state.executor,
-        classify,
-        model,
-        [(image.name, image.data) for image in images],
-        k,
-        settings.max_image_pixels,
-        settings.max_request_pixels,
-        state.metrics,
-    )
+    try:
+        images, json_top_k = await read_images(request, settings)
+        k = json_top_k or top_k or min(settings.top_k, model.num_classes)
+        if k > model.num_classes:
+            raise ApiError(
+                422,
+                "top_k_out_of_range",
+                f"top_k={k} but the model has {model.num_classes} classes; use 1..{model.num_classes}",
+            )
+        state.metrics.batch_size.observe(len(images))
+        job = asyncio.get_running_loop().run_in_executor(
+            state.executor,
+            classify,
+            model,
+            [(image.name, image.data) for image in images],
+            k,
+            settings.max_image_pixels,
+            settings.max_request_pixels,
+            state.metrics,
+        )
+    except BaseException:
+        state.release()
+        raise
     job.add_done_callback(state.release)  # the slot is held until the thread is done
     try:
         results = await asyncio.wait_for(asyncio.shield(job), settings.request_timeout)
