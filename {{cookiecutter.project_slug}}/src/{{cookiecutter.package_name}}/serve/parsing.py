@@ -40,17 +40,14 @@ class Upload(NamedTuple):
     data: bytes
 
 
-async def read_images(request: Request, settings: Settings) -> tuple[list[Upload], int | None]:
-    """Each image of a predict request, and top_k when a JSON body gives it.
+async def read_body(request: Request, settings: Settings) -> bytes:
+    """The whole request body, which must arrive within BODY_TIMEOUT seconds.
 
-    Multipart images come from the file parts ``files`` (or ``file``); JSON ones from the
-    base64 strings of ``images``. Raises ApiError: 400 (empty body, unparsable or
-    imageless body, invalid base64, more than MAX_BATCH images), 415 (other Content-Type)
-    or 422 (JSON against the schema), 408 (the body took longer than BODY_TIMEOUT);
-    BodyTooLarge passes through.
+    Raises ApiError 408 (too slow) or 400 (the client disconnected mid-body);
+    BodyTooLarge (413) passes through from the body limit middleware.
     """
     try:
-        body = await asyncio.wait_for(request.body(), settings.body_timeout)
+        return await asyncio.wait_for(request.body(), settings.body_timeout)
     except ClientDisconnect:  # nobody to answer; logged and counted as the client's error
         raise ApiError(400, "client_disconnected", "the client closed the connection mid-body") from None
     except TimeoutError:
@@ -61,6 +58,18 @@ async def read_images(request: Request, settings: Settings) -> tuple[list[Upload
             "send it in one go",
             headers={"Connection": "close"},
         ) from None
+
+
+async def read_images(request: Request, settings: Settings) -> tuple[list[Upload], int | None]:
+    """Each image of a predict request, and top_k when a JSON body gives it.
+
+    Multipart images come from the file parts ``files`` (or ``file``); JSON ones from the
+    base64 strings of ``images``. Raises ApiError: 400 (empty body, unparsable or
+    imageless body, invalid base64, more than MAX_BATCH images), 415 (other Content-Type)
+    or 422 (JSON against the schema), 408 (the body took longer than BODY_TIMEOUT);
+    BodyTooLarge passes through.
+    """
+    body = await read_body(request, settings)
     if not body:
         raise ApiError(
             400,

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -86,37 +87,42 @@ class LoadedModel:
             outputs.append(np.asarray(probs, dtype=np.float64)[:rows])
         return np.concatenate(outputs)
 
-    def predict(
-        self, examples: Sequence[np.ndarray], top_k: int, metrics: Metrics | None = None
-    ) -> list[list[ClassScore]]:
-        """The ``top_k`` classes of each preprocessed example, most likely first.
+    @cached_property
+    def example_shape(self) -> tuple[int, ...]:
+        """The shape of one preprocessed example: the model input without its batch axis."""
+        pre = self.model_dir.manifest.preprocessing
+        blank = Image.new(pre.color_mode, (int(pre.size[0]), int(pre.size[1])))
+        return tuple(preprocess_image(blank, pre).shape)
 
-        Raises RuntimeError when the model's output is not [N, classes] finite values.
-        """
-        batch = np.stack(examples).astype(np.float32)
+    def probabilities(self, batch: np.ndarray, metrics: Metrics | None = None) -> np.ndarray:
+        """Class probabilities [N, classes], float32 in 0..1, of a preprocessed float32 batch
+        [N, *example_shape]. Raises RuntimeError when the model's output is not [N, classes]
+        finite values."""
         started = time.perf_counter()
         probs = self.run(batch)
         if metrics is not None:
             metrics.inference_latency.observe(time.perf_counter() - started)
-        if probs.shape != (len(examples), self.num_classes) or not np.all(np.isfinite(probs)):
+        if probs.shape != (len(batch), self.num_classes) or not np.all(np.isfinite(probs)):
             raise RuntimeError(f"model output has shape {probs.shape} or non-finite values")
+        return np.clip(probs, 0.0, 1.0).astype(np.float32)
+
+    def top_k(self, probs: np.ndarray, k: int) -> list[list[ClassScore]]:
+        """The ``k`` most likely classes of each row of ``probs`` [N, classes], most likely first."""
         labels = self.model_dir.labels
         results = []
         for row in probs:
-            order = np.argsort(-row, kind="stable")[:top_k]
-            results.append([ClassScore(labels[i], int(i), float(min(max(row[i], 0.0), 1.0))) for i in order])
+            order = np.argsort(-row, kind="stable")[:k]
+            results.append([ClassScore(labels[i], int(i), float(row[i])) for i in order])
         return results
 
 
-def classify(
+def preprocess_uploads(
     model: LoadedModel,
     uploads: Sequence[tuple[str, bytes]],
-    top_k: int,
     max_image_pixels: int,
     max_request_pixels: int,
-    metrics: Metrics | None = None,
-) -> list[list[ClassScore]]:
-    """Top-k classes for each ``(name, file bytes)`` upload (blocking; run off the loop).
+) -> np.ndarray:
+    """The model input batch [N, *example_shape] (float32) of ``(name, file bytes)`` uploads.
 
     Every header is checked against the pixel limits before any pixel is decoded; then
     the images are decoded and reduced to model input one at a time, so at most one
@@ -135,7 +141,23 @@ def classify(
     finally:
         for image in opened:
             image.close()
-    return model.predict(examples, top_k, metrics)
+    return np.stack(examples).astype(np.float32)
+
+
+def classify(
+    model: LoadedModel,
+    uploads: Sequence[tuple[str, bytes]],
+    top_k: int,
+    max_image_pixels: int,
+    max_request_pixels: int,
+    metrics: Metrics | None = None,
+) -> list[list[ClassScore]]:
+    """Top-k classes for each ``(name, file bytes)`` upload (blocking; run off the loop).
+
+    Raises the BadImage errors of ``images.py`` and RuntimeError (see ``probabilities``).
+    """
+    batch = preprocess_uploads(model, uploads, max_image_pixels, max_request_pixels)
+    return model.top_k(model.probabilities(batch, metrics), top_k)
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:

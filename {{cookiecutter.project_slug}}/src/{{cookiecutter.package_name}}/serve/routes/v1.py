@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Query, Request
 
+from ..admission import Admission
 from ..deps import Model, State
-from ..domain import InferenceTimeout, Overloaded
 from ..errors import ERROR_RESPONSES, ApiError
 from ..parsing import read_images
 from ..predictor import classify
@@ -47,14 +45,7 @@ async def predict(
 ) -> PredictResponse:
     """Top-k classes for each image: multipart files, or JSON with base64 images."""
     settings = state.settings
-    # The slot is taken before the body is read: at most MAX_CONCURRENCY request bodies are
-    # in memory at once, and an overloaded replica answers without reading the upload.
-    if not state.try_acquire():
-        raise Overloaded(
-            f"{settings.max_concurrency} requests already in flight (MAX_CONCURRENCY); retry shortly",
-            retry_after=1,
-        )
-    try:
+    async with Admission(state) as admitted:
         images, json_top_k = await read_images(request, settings)
         k = json_top_k or top_k or min(settings.top_k, model.num_classes)
         if k > model.num_classes:
@@ -64,28 +55,10 @@ async def predict(
                 f"top_k={k} but the model has {model.num_classes} classes; use 1..{model.num_classes}",
             )
         state.metrics.batch_size.observe(len(images))
-        job = asyncio.get_running_loop().run_in_executor(
-            state.executor,
-            classify,
-            model,
-            [(image.name, image.data) for image in images],
-            k,
-            settings.max_image_pixels,
-            settings.max_request_pixels,
-            state.metrics,
+        uploads = [(image.name, image.data) for image in images]
+        results = await admitted.run(
+            classify, model, uploads, k, settings.max_image_pixels, settings.max_request_pixels, state.metrics
         )
-    except BaseException:
-        state.release()
-        raise
-    job.add_done_callback(state.release)  # the slot is held until the thread is done
-    try:
-        results = await asyncio.wait_for(asyncio.shield(job), settings.request_timeout)
-    except TimeoutError:
-        raise InferenceTimeout(
-            f"inference took longer than {settings.request_timeout}s (REQUEST_TIMEOUT); "
-            "retry, or send fewer images per request",
-            retry_after=1,
-        ) from None
     return PredictResponse(
         model_version=model.version,
         predictions=[
