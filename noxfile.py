@@ -80,7 +80,8 @@ def build(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def test(session: nox.Session) -> None:
     """Run variants on the Docker engine: train, serve, predict, project tests, compose, policy."""
-    session.install(*PINS, *HARNESS, "pip", "pytest")
+    # tritonclient: the Open Inference Protocol's real client, against the serve containers.
+    session.install(*PINS, *HARNESS, "pip", "pytest", "tritonclient[http]")
     variants = [f"--variants={spec}" for spec in session.posargs]
     session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
 

@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
+import tritonclient.http as tritonclient
 
 from harness import smoke
 from harness.build import HOST_CA_BUNDLE
@@ -28,6 +30,8 @@ MIN_ACCURACY = 0.95
 
 
 def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: VariantImages) -> None:
+    """Over /v1, and over the Open Inference Protocol with Triton's own client (tritonclient),
+    which must agree with /v1 on every image; the client's default binary tensors are used."""
     models, data = smoke.train(box, images)
     url = smoke.serve(box, images, models)
     digits = smoke.held_out_digits(box, images, data)
@@ -35,6 +39,18 @@ def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: Varia
     result = smoke.classify(url, digits)
     print(f"{images.id}: {result.correct}/{result.total} held-out digits right ({result.accuracy:.1%})")
     assert result.accuracy >= MIN_ACCURACY
+
+    client = tritonclient.InferenceServerClient(url=url.removeprefix("http://"))
+    name = images.project.name  # MODEL_NAME defaults to the project's slug
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(name)
+    inputs = {meta["name"]: meta for meta in client.get_model_metadata(name)["inputs"]}
+    assert inputs["image"]["datatype"] == "BYTES"
+    v1_labels = {file: label for file, _, label, _ in result.samples}
+    files = sorted(digits)[:16]
+    image = tritonclient.InferInput("image", [len(files)], "BYTES")
+    image.set_data_from_numpy(np.array([digits[file][1] for file in files], dtype=np.object_))
+    answer = client.infer(name, [image], outputs=[tritonclient.InferRequestedOutput("label")])
+    assert [label.decode() for label in answer.as_numpy("label")] == [v1_labels[file] for file in files]
 
 
 def test_project_tests_pass_inside_the_test_image(box: Sandbox, images: VariantImages) -> None:

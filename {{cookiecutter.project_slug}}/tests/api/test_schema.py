@@ -27,7 +27,13 @@ def test_openapi_documents_errors(client: TestClient) -> None:
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/PredictResponse"
     )
-    assert set(schema["paths"]) == {"/livez", "/readyz", "/metrics", "/v1/model", "/v1/predict"}
+    v2 = {"/v2", "/v2/health/live", "/v2/health/ready"}
+    for model in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+        v2 |= {model, f"{model}/ready", f"{model}/infer"}
+    assert set(schema["paths"]) == {"/livez", "/readyz", "/metrics", "/v1/model", "/v1/predict", *v2}
+    infer = schema["paths"]["/v2/models/{model_name}/infer"]["post"]
+    assert set(infer["requestBody"]["content"]) == {"application/json", "application/octet-stream"}
+    assert infer["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorV2")
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)

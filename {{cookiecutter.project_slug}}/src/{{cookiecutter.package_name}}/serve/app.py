@@ -1,6 +1,6 @@
 """The HTTP API: ``create_app(settings)`` builds a FastAPI app around a ModelManager.
 
-The pieces live beside it: ``routes/`` (health, v1, admin) reach the server state through
+The pieces live beside it: ``routes/`` (health, v1, v2, admin) reach the server state through
 ``deps.py``; ``middleware/`` holds the body limit and observability; ``lifecycle.py`` the
 state, model watcher, reloads and signals; ``errors.py`` maps every error to JSON.
 """
@@ -16,7 +16,7 @@ from .errors import install_error_handlers
 from .lifecycle import ServerState, lifespan
 from .middleware.limits import BodyLimitMiddleware
 from .middleware.observability import ObservabilityMiddleware
-from .routes import admin, health, v1
+from .routes import admin, health, v1, v2
 from .settings import Settings
 
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=state.metrics, routes=lambda: app.routes)
     app.include_router(health.router)
     app.include_router(v1.build_router(settings))
+    app.include_router(v2.build_router())
     if settings.admin_token:
         app.include_router(admin.router)
     return app

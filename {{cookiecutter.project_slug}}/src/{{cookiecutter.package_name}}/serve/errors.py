@@ -106,15 +106,26 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(
-    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+    status_code: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
 ) -> JSONResponse:
-    """A JSON error response with ``headers`` and X-Content-Type-Options: nosniff."""
+    """A JSON error response with ``headers`` and X-Content-Type-Options: nosniff.
+
+    Under /v2 the body is the Open Inference Protocol's ``{"error": message}``.
+    """
+    v2 = request is not None and request.url.path.startswith(V2_PREFIX)
     return JSONResponse(
-        error_body(code, message),
+        {"error": message} if v2 else error_body(code, message),
         status_code=status_code,
         headers={**(headers or {}), NOSNIFF[0]: NOSNIFF[1]},
     )
 
+
+# The Open Inference Protocol's paths, whose errors are {"error": "<message>"}.
+V2_PREFIX = "/v2"
 
 # Codes for errors raised by Starlette/FastAPI themselves.
 _HTTP_CODES = {
@@ -143,20 +154,20 @@ def _describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts) + " (see /docs for the request schema)"
 
 
-async def _api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+    return error_response(exc.status_code, exc.code, exc.message, exc.headers, request)
 
 
-async def _domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServeError)
     headers = None
     if exc.retry_after is not None:
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-    return error_response(status_of(exc), exc.code, exc.message, headers)
+    return error_response(status_of(exc), exc.code, exc.message, headers, request)
 
 
-async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
@@ -166,19 +177,18 @@ async def _http_error_handler(_: Request, exc: Exception) -> JSONResponse:
         message = _HTTP_MESSAGES[status]
     else:
         message = str(exc.detail)
-    return error_response(status, code, message, dict(exc.headers or {}) or None)
+    return error_response(status, code, message, dict(exc.headers or {}) or None, request)
 
 
-async def _validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, "invalid_request", _describe_validation_error(exc))
+    return error_response(422, "invalid_request", _describe_validation_error(exc), request=request)
 
 
 async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(
-        500, "internal_error", "internal server error; the request was logged, try again later"
-    )
+    message = "internal server error; the request was logged, try again later"
+    return error_response(500, "internal_error", message, request=request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -81,6 +82,12 @@ def _setting(default: Any, rule: _Rule, help_text: str) -> Any:
     return field(default=default, metadata={"rule": rule, "help": help_text})
 
 
+def _name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", raw):
+        raise ValueError
+    return raw
+
+
 def _nonempty(raw: str) -> str:
     if not raw:
         raise ValueError
@@ -133,6 +140,7 @@ def _token(raw: str) -> str | None:
 
 
 _TEXT = _Rule("must not be empty", _nonempty)
+_NAME = _Rule("must be 1 to 64 letters, digits, '.', '_' or '-' (a URL path segment)", _name)
 _PATH = _Rule("must not be empty", lambda raw: Path(_nonempty(raw)))
 _BOOL = _Rule("must be a boolean: 1/0, true/false, yes/no or on/off", _bool)
 _TOKEN = _Rule("must be at least 16 characters (or unset to disable admin)", _token, secret=True)
@@ -167,6 +175,9 @@ class Settings:
     )
     request_timeout: float = _setting(
         10.0, _float_in(0.001, 3600), "seconds an inference may take before the request gets 504"
+    )
+    model_name: str = _setting(
+        "{{ cookiecutter.project_slug }}", _NAME, "the model's name in the /v2 (Open Inference Protocol) paths"
     )
     top_k: int = _setting(3, _int_in(1, 1000), "classes returned per image unless the request asks")
     workers: int = _setting(

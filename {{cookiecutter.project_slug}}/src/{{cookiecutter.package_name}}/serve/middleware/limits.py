@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import BodyTooLarge, body_too_large_message, error_body
+from ..errors import V2_PREFIX, BodyTooLarge, body_too_large_message, error_body
 
 
 class BodyLimitMiddleware:
@@ -32,10 +32,11 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = -1
                 if declared < 0:
-                    await send_error(send, 400, "bad_request", "Content-Length is not a number")
+                    await send_error(send, scope, 400, "bad_request", "Content-Length is not a number")
                     return
                 if declared > self.max_bytes:
-                    await send_error(send, 413, "body_too_large", body_too_large_message(self.max_bytes))
+                    message = body_too_large_message(self.max_bytes)
+                    await send_error(send, scope, 413, "body_too_large", message)
                     return
         received = 0
         response_started = False
@@ -60,14 +61,21 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if response_started:
                 raise
-            await send_error(send, 413, "body_too_large", body_too_large_message(self.max_bytes))
+            await send_error(send, scope, 413, "body_too_large", body_too_large_message(self.max_bytes))
 
 
 async def send_error(
-    send: Send, status: int, code: str, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+    send: Send,
+    scope: Scope,
+    status: int,
+    code: str,
+    message: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
-    """Answer with the JSON error shape straight on the ASGI ``send`` (closing the connection)."""
-    body = json.dumps(error_body(code, message)).encode()
+    """Answer with the JSON error shape of ``scope``'s path (see ``errors.error_response``)
+    straight on the ASGI ``send``, closing the connection."""
+    v2 = str(scope.get("path", "")).startswith(V2_PREFIX)
+    body = json.dumps({"error": message} if v2 else error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
