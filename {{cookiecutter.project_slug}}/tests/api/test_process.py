@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,3 +173,71 @@ def test_flags_override_environment_and_reach_every_worker(tmp_path: Path) -> No
         if process.returncode is None:
             process.communicate()
     assert process.returncode == 0
+
+
+def _children(pid: int) -> set[int]:
+    """The live uvicorn workers of the supervisor ``pid``: its children started by
+    multiprocessing's spawn (not its resource tracker), from /proc."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def test_a_killed_worker_leaves_no_live_series_and_only_metric_files_are_touched(tmp_path: Path) -> None:
+    """WORKERS=2: a worker killed with SIGKILL is replaced, and /metrics then shows the
+    model_ready series of the live workers only; at start only a previous run's
+    prometheus_client files are removed from PROMETHEUS_MULTIPROC_DIR."""
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    (directory / "README.txt").write_text("not ours")
+    (directory / "gauge_liveall_999999.db").write_bytes(b"stale")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = package_env(
+        MODEL_DIR=str(write_model(tmp_path / "current", "v1")),
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
+        WORKERS="2",
+        HOST="127.0.0.1",
+        PORT=str(port),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"{package.__name__}.serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+    def ready_series() -> set[int]:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        return {int(pid) for pid in re.findall(r'^model_ready\{pid="(\d+)"\} 1\.0$', text, re.M)}
+
+    def settled(killed: int | None) -> bool:
+        """Two live workers, neither of them ``killed``, and exactly their series."""
+        workers = _children(process.pid)
+        return len(workers) == 2 and killed not in workers and ready_series() == workers
+
+    try:
+        wait_http_ready(url, process)
+        assert (directory / "README.txt").exists() and not (directory / "gauge_liveall_999999.db").exists()
+        for killed in (None, min(_children(process.pid))):
+            if killed is not None:
+                os.kill(killed, signal.SIGKILL)
+            deadline = time.monotonic() + 60
+            while not settled(killed):
+                assert time.monotonic() < deadline, (
+                    f"killed {killed}: series {ready_series()}, workers {_children(process.pid)}"
+                )
+                time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -35,16 +33,6 @@ logger = logging.getLogger(__name__)
 
 def _after_shutdown(signum: int, frame: FrameType | None) -> None:
     """uvicorn re-raises the signal that stopped it once it is done; exit 0 instead of dying."""
-
-
-def _reset_multiprocess_dir(directory: str) -> None:
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for child in path.iterdir():  # stale values of a previous run would be added up too
-        if child.is_dir():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,11 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .app import create_app
     from .logs import log_config
-    from .metrics import multiprocess_dir
+    from .metrics import multiprocess_dir, reset_multiprocess_dir
 
     directory = multiprocess_dir()
     if directory is not None:
-        _reset_multiprocess_dir(directory)
+        reset_multiprocess_dir(directory)  # a previous run's values would be added up too
 
     # With several workers, each worker process builds the app from the environment.
     several = settings.workers > 1

@@ -2,12 +2,18 @@
 
 Each app gets its own registry, so several apps (tests) can live in one process. With
 PROMETHEUS_MULTIPROC_DIR set (needed for WORKERS > 1), prometheus_client writes the
-values to files there and /metrics adds up every worker's files.
+values to files there and /metrics adds up every worker's files. The server touches only
+prometheus_client's own files there: it removes those of a previous run at start, and a
+worker that died (a SIGKILL, an OOM kill) has its live gauges dropped the way
+prometheus_client documents for gunicorn (``mark_process_dead``), so its ``model_ready``
+series does not outlive it.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,7 +23,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 LATENCY_BUCKETS = (
     0.001,
@@ -38,8 +44,48 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
+# prometheus_client's file names in the multiprocess directory: <type>[_<mode>]_<pid>.db
+_VALUE_FILE = re.compile(r"^(?:counter|histogram|summary|gauge_[a-z]+)_(\d+)\.db$")
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def _value_files(directory: Path) -> dict[int, list[Path]]:
+    """prometheus_client's value files in ``directory``, by the pid that wrote them."""
+    files: dict[int, list[Path]] = {}
+    for path in directory.iterdir():
+        if match := _VALUE_FILE.match(path.name):
+            files.setdefault(int(match.group(1)), []).append(path)
+    return files
+
+
+def reset_multiprocess_dir(directory: str) -> None:
+    """Create ``directory`` and remove a previous run's value files (and nothing else)."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for files in _value_files(path).values():
+        for file in files:
+            file.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def forget_dead_processes(directory: str) -> list[int]:
+    """Drop the live gauges of the processes that wrote value files and are gone; their pids."""
+    dead = [pid for pid in _value_files(Path(directory)) if not _alive(pid)]
+    for pid in dead:
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    return dead
 
 
 class Metrics:
@@ -114,6 +160,7 @@ class Metrics:
         directory = multiprocess_dir()
         if directory is None:
             return generate_latest(self.registry)
+        forget_dead_processes(directory)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

@@ -290,7 +290,9 @@ def _epilog(width: int = 79) -> str:
     ]
     env_only.append(
         item(
-            MULTIPROC_ENV, "where the workers' metrics are added up; needed for WORKERS > 1, emptied at start"
+            MULTIPROC_ENV,
+            "where the workers' metrics are added up; needed for WORKERS > 1; a previous run's "
+            "metric files there are removed at start",
         )
     )
     paragraphs = [

@@ -34,6 +34,6 @@ async def readyz(model: Model) -> StatusResponse:
         }
     },
 )
-async def metrics(state: State) -> Response:
-    """Prometheus metrics."""
+def metrics(state: State) -> Response:
+    """Prometheus metrics (rendered on a worker thread: never on the event loop)."""
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
