@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .artifacts import Preprocessing
+from .artifacts import LAYOUTS, Preprocessing
 from .cli import ArgumentParser
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-LAYOUTS = ("NCHW", "NHWC", "NF")
 
 
 class DataError(RuntimeError):

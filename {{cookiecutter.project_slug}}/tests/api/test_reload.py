@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.serve import Settings
@@ -89,3 +91,44 @@ def test_in_flight_request_finishes_on_old_model(
         slow.join()
         assert results[0].status_code == 200
         assert results[0].json()["model_version"] == "old-slow"
+
+
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        ("manifest.json", "[]"),
+        ("manifest.json", b"\xff\xfe"),
+        ("metrics.json", "[]"),
+        ("labels.json", '{"a": 1}'),
+        ("manifest.json", lambda manifest: {**manifest, "model_version": 3}),
+        (
+            "manifest.json",
+            lambda manifest: {**manifest, "preprocessing": {**manifest["preprocessing"], "size": "8"}},
+        ),
+    ],
+    ids=["manifest-list", "manifest-not-utf8", "metrics-list", "labels-object", "version-int", "size-text"],
+)
+def test_a_broken_model_dir_is_503_then_a_fixed_one_is_served(
+    make_settings: Callable[..., Settings], tmp_path: Path, file: str, content: object
+) -> None:
+    """From start-up on a broken directory: /readyz and /admin/reload answer 503 (never 500)
+    naming no internals, and the poller still serves the directory once it is fixed."""
+    model_dir = write_model(tmp_path / "current", "fixed")
+    good = (model_dir / file).read_bytes()
+    if callable(content):
+        content = json.dumps(content(json.loads(good)))
+    (model_dir / file).write_bytes(content if isinstance(content, bytes) else str(content).encode())
+    settings = make_settings(model_dir=model_dir, admin_token=TOKEN, model_poll_seconds=0.05)
+    with running_client(settings, ready=False) as client:
+        time.sleep(0.3)
+        for response in (
+            client.get("/readyz"),
+            client.post("/admin/reload", headers=AUTH),
+            client.get("/v1/model"),
+        ):
+            assert response.status_code == 503, response.text
+            assert str(tmp_path) not in response.text
+        (model_dir / file).write_bytes(good)
+        (model_dir / "manifest.json").touch()
+        wait_ready(client, timeout=10)
+        assert client.get("/v1/model").json()["model_version"] == "fixed"
