@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import pickle
 import signal
+
+import pytest
 
 from {{ cookiecutter.package_name }}.artifacts import read_model_dir
 
@@ -49,3 +52,31 @@ def test_resumed_run_matches_an_uninterrupted_one(runner, tmp_path) -> None:
     assert not any(event["event"] == "resume" for event in runner.events(straight.stdout))
     accuracy = read_model_dir(runner.model_dir).metrics["accuracy"]
     assert abs(accuracy - read_model_dir(tmp_path / "straight").metrics["accuracy"]) <= 0.006
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+        lambda path: path.write_bytes(b"\x00garbage" * 100),
+        lambda path: path.write_bytes(pickle.dumps(["not", "a", "checkpoint"])),
+    ],
+    ids=["truncated", "garbage", "wrong-object"],
+)
+def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(runner, corrupt) -> None:
+    assert runner.run(EPOCHS="2").returncode == 0
+    previous, latest = sorted(runner.checkpoint_dir.glob("checkpoint-*.ckpt"))[-2:]
+    corrupt(latest)
+    leftover = runner.checkpoint_dir / ".checkpoint-killed.tmp"  # as a SIGKILL mid-save leaves it
+    leftover.write_bytes(b"partial")
+
+    result = runner.run(EPOCHS="3")
+    assert result.returncode == 0, result.stderr
+    events = runner.events(result.stdout)
+    unreadable = [event for event in events if event["event"] == "checkpoint_unreadable"]
+    assert [event["path"] for event in unreadable] == [str(latest)]
+    resumed = next(event for event in events if event["event"] == "resume")
+    assert resumed["path"] == str(previous)
+    assert events[-1]["event"] == "done"
+    assert not leftover.exists()
+    assert "Traceback" not in result.stderr

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import read_model_dir
 from {{ cookiecutter.package_name }}.data import dataset_sha256
@@ -39,3 +46,53 @@ def test_missing_data_dir_is_materialized(runner, tmp_path) -> None:
     assert runner.events(result.stdout)[0]["event"] == "data"
     assert (data_dir / "train" / "9").is_dir()
     assert read_model_dir(runner.model_dir).manifest.data_sha256 == dataset_sha256(data_dir)
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG that declares ``width`` x ``height`` pixels but holds almost none (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _small_tree(root: Path) -> None:
+    for split in ("train", "test"):
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            for index in range(3):
+                Image.new("L", (8, 8), 40 * index).save(root / split / name / f"{index}.png")
+
+
+DATA_FAULTS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "empty class folder": (lambda root: (root / "train" / "c").mkdir(), "train/c has no PNG or JPEG images"),
+    "decompression bomb": (
+        lambda root: _png_header_only(root / "train" / "a" / "huge.png", 20000, 20000),
+        "train/a/huge.png has more than",
+    ),
+    "not an image": (lambda root: (root / "train" / "b" / "x.png").write_text("hello"), "train/b/x.png"),
+    "class only in test": (lambda root: (root / "test" / "z").mkdir(), "classes not in the train split: z"),
+    "no train split": (lambda root: __import__("shutil").rmtree(root / "train"), "train is missing"),
+}
+
+
+@pytest.mark.parametrize("fault", list(DATA_FAULTS))
+def test_a_data_problem_stops_training_in_one_line_before_it_starts(runner, tmp_path, fault: str) -> None:
+    root = tmp_path / "data"
+    _small_tree(root)
+    damage, fragment = DATA_FAULTS[fault]
+    damage(root)
+    result = runner.run("--epochs", "1", DATA_DIR=str(root))
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0]
+    assert not any(event["event"] == "start" for event in runner.events(result.stdout))
+    assert not runner.model_dir.exists()

@@ -3,7 +3,9 @@
 A checkpoint is one file ``checkpoint-<epoch>-<step>.ckpt`` in CHECKPOINT_DIR, where
 ``epoch`` counts finished epochs and ``step`` the batches done in the next one. It is
 written to a temporary file and renamed into place, so a crash or kill never leaves a
-truncated checkpoint behind; the newest few are kept.
+truncated checkpoint behind (the temporary file a kill leaves is removed by the next
+save); the newest few are kept. A checkpoint that cannot be read anyway (a disk fault, a
+file copied in half) is reported in one line and the one before it is used.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import IO, Any
 from .progress import Progress
 
 _NAME = re.compile(r"^checkpoint-(\d+)-(\d+)\.ckpt$")
+_PARTIAL = ".checkpoint-*.tmp"  # a save in progress, or one a kill interrupted
 
 
 class CheckpointStore:
@@ -47,8 +50,14 @@ class CheckpointStore:
         return checkpoints[-1] if checkpoints else None
 
     def save(self, epoch: int, step: int, write: Callable[[IO[bytes]], None]) -> Path:
-        """Write a checkpoint with ``write(file)`` atomically and prune old ones."""
+        """Write a checkpoint with ``write(file)`` atomically and prune old ones.
+
+        One process writes the checkpoints of a directory (rank 0), so any partial file
+        there is a leftover of a killed save and is removed first.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
+        for partial in self.directory.glob(_PARTIAL):
+            partial.unlink(missing_ok=True)
         target = self.path_for(epoch, step)
         fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoint-", suffix=".tmp")
         try:
@@ -90,11 +99,30 @@ def load_compatible(
     progress: Progress,
     load: Callable[[Path], dict[str, Any]] = load_pickle,
 ) -> dict[str, Any] | None:
-    """The latest checkpoint's state if a compatible run wrote it, else None; says which, and why."""
-    path = store.latest()
-    if path is None:
-        return None
-    state = load(path)
+    """The latest readable checkpoint's state if a compatible run wrote it, else None; says
+    which, and why. A checkpoint that cannot be read (truncated, not a checkpoint) is
+    reported with the file and the error, and the previous one is tried."""
+    for path in reversed(store.all()):
+        try:
+            state = load(path)
+            if not isinstance(state, dict) or not {"epoch", "step", "fingerprint"} <= state.keys():
+                raise ValueError("not a checkpoint of this program")
+        except Exception as exc:  # each framework's loader raises its own kinds
+            problem = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(":")[:200]
+            progress.event(
+                "checkpoint_unreadable",
+                f"cannot read {path} ({problem}); trying the one before it",
+                path=str(path),
+                error=problem,
+            )
+            continue
+        return _resumable(path, state, fingerprint, progress)
+    return None
+
+
+def _resumable(
+    path: Path, state: dict[str, Any], fingerprint: dict[str, Any], progress: Progress
+) -> dict[str, Any] | None:
     reason = incompatibility(state.get("fingerprint", {}), fingerprint)
     if reason:
         progress.event(

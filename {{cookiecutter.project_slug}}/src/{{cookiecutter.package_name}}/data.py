@@ -99,12 +99,21 @@ def list_images(root: Path) -> dict[str, list[tuple[Path, int]]]:
         )
         if unknown:
             raise DataError(f"{split_dir} has classes not in the train split: {', '.join(unknown)}")
-        files = [
-            (path, index)
-            for index, name in enumerate(classes)
-            for path in sorted((split_dir / name).glob("*"))
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+        per_class = [
+            [
+                path
+                for path in sorted((split_dir / name).glob("*"))
+                if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+            ]
+            for name in classes
         ]
+        empty = [name for name, paths in zip(classes, per_class, strict=True) if not paths]
+        if split == "train" and empty:
+            raise DataError(
+                f"{split_dir / empty[0]} has no PNG or JPEG images: every class folder of the train "
+                "split needs images; add some or remove the folder"
+            )
+        files = [(path, index) for index, paths in enumerate(per_class) for path in paths]
         if not files:
             raise DataError(f"{split_dir} has no PNG or JPEG images")
         splits[split] = files
@@ -286,7 +295,12 @@ def _open(path: Path) -> Image.Image:
     try:
         with Image.open(path) as image:
             return image.copy()
-    except OSError as exc:
+    except Image.DecompressionBombError:
+        raise DataError(
+            f"{path} has more than {Image.MAX_IMAGE_PIXELS} pixels (Pillow's decompression bomb "
+            "limit); resize it, or remove it from the data set"
+        ) from None
+    except (OSError, ValueError) as exc:
         raise DataError(f"cannot read image {path}: {exc}") from exc
 
 
