@@ -38,6 +38,18 @@ def test_short_training_run_writes_a_complete_model_dir(runner, digits_dir) -> N
     assert manifest.created_at.endswith("Z")
     assert json.loads((runner.model_dir / "labels.json").read_text())[0] == "0"
 
+    confusion = model.metrics["confusion_matrix"]
+    assert len(confusion) == 10 and all(len(row) == 10 for row in confusion)
+    assert sum(map(sum, confusion)) == 360
+    assert [row[index] for index, row in enumerate(confusion)] == [
+        round(model.metrics["per_class"][str(index)]["recall"] * sum(row))
+        for index, row in enumerate(confusion)
+    ]
+    assert [entry["epoch"] for entry in model.metrics["history"]] == [event["epoch"] for event in epochs]
+    for name in ("history.png", "confusion_matrix.png"):
+        with Image.open(runner.model_dir / name) as picture:
+            assert picture.format == "PNG" and min(picture.size) >= 200
+
 
 def test_missing_data_dir_is_materialized(runner, tmp_path) -> None:
     data_dir = tmp_path / "new-data"

@@ -19,7 +19,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -160,11 +160,13 @@ def write_model_dir(
     labels: list[str],
     metrics: dict[str, Any],
     manifest: Manifest,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write a complete model directory at ``target`` atomically and return it.
 
     The files go into a temporary sibling directory that is renamed over ``target``;
     an existing model at ``target`` is replaced only once the new one is complete.
+    ``extra_files`` (name -> bytes, e.g. the plots) go in beside the required files.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -174,6 +176,8 @@ def write_model_dir(
         _write_json(staging / LABELS_FILE, labels)
         _write_json(staging / METRICS_FILE, metrics)
         _write_json(staging / MANIFEST_FILE, manifest.to_json())
+        for name, content in (extra_files or {}).items():
+            (staging / name).write_bytes(content)
         for name in REQUIRED_FILES:
             _fsync(staging / name)
         # Readable by the serving user on purpose: a published model directory holds no secrets.

@@ -8,6 +8,7 @@ those of the ONNX model, i.e. of what will be served.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from . import plots
 from .artifacts import Manifest, write_model_dir
 from .data import Dataset
 
@@ -88,20 +90,31 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list
             "f1": round(f1, 6),
             "support": support,
         }
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
     return {
         "accuracy": round(float(np.mean(y_pred == y_true)), 6),
         "macro_f1": round(float(np.mean([row["f1"] for row in per_class.values()])), 6),
         "n_test": len(y_true),
         "per_class": per_class,
+        # rows: the true class, columns: the predicted one, in the order of labels.json
+        "confusion_matrix": confusion.tolist(),
     }
 
 
 def write_model(
-    target: Path, model: TrainedModel, dataset: Dataset, now: datetime | None = None
+    target: Path,
+    model: TrainedModel,
+    dataset: Dataset,
+    history: Sequence[dict[str, float]] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Verify the ONNX model, then write the model directory; return its metrics."""
+    """Verify the ONNX model, then write the model directory with its metrics (test-split
+    figures, confusion matrix, the per-epoch ``history``) and the plots of ``plots.py``;
+    return the metrics."""
     probabilities = verify(model, dataset)
     metrics = classification_metrics(dataset.y_test, probabilities.argmax(axis=1), dataset.classes)
+    metrics["history"] = list(history)
     now = now or datetime.now(UTC)
     manifest = Manifest(
         framework=model.framework,
@@ -119,5 +132,6 @@ def write_model(
             **model.extra,
         },
     )
-    write_model_dir(target, model.onnx_bytes, dataset.classes, metrics, manifest)
+    figures = plots.render(metrics, dataset.classes)
+    write_model_dir(target, model.onnx_bytes, dataset.classes, metrics, manifest, extra_files=figures)
     return metrics

@@ -24,6 +24,8 @@ class Progress:
         self._epoch_started = self.started
         self._training_started: float | None = None
         self._line_open = False
+        # One entry per epoch finished in this run: what metrics.json and history.png show.
+        self.history: list[dict[str, float]] = []
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -62,10 +64,14 @@ class Progress:
         test_acc: float,
         epochs_this_run: int = 1,
     ) -> None:
-        """Report a finished epoch; the ETA extrapolates this run's epochs so far."""
+        """Report a finished epoch (and add it to ``history``); the ETA extrapolates this
+        run's epochs so far."""
+        now = time.monotonic()
+        self.history.append(
+            {"epoch": epoch, "loss": round(loss, 6), "acc": round(acc, 6), "test_acc": round(test_acc, 6)}
+        )
         if not self.enabled:
             return
-        now = time.monotonic()
         elapsed = now - self.started
         training = now - (self._training_started or self.started)
         eta = training / max(epochs_this_run, 1) * (epochs - epoch)
