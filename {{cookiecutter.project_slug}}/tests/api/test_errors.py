@@ -156,6 +156,11 @@ def test_unexpected_error_is_json_500_without_internals(
         assert client.post("/v1/predict", files=files(BLACK)).status_code == 200
         white = io.BytesIO()
         Image.new("L", (8, 8), 255).save(white, format="PNG")
-        response = client.post("/v1/predict", files=files(white.getvalue()))
+        response = client.post(
+            "/v1/predict", files=files(white.getvalue()), headers={"X-Request-ID": "req-500"}
+        )
         error = assert_error(response, 500, "internal_error")
         assert "non-finite" not in error["message"] and "Traceback" not in response.text
+        # a 500 is answered like every other response: it can be traced, and is never sniffed
+        assert response.headers["x-request-id"] == "req-500"
+        assert response.headers["x-content-type-options"] == "nosniff"

@@ -1,9 +1,11 @@
 """Observability of every request: request id, metrics by route template, JSON access log.
 
-Also sets X-Content-Type-Options: nosniff on every response that passes through it.
-Metric labels never take raw client input: a method outside ``KNOWN_METHODS`` is
-counted as "other" and a path that matches no route as "unmatched", so made-up
-methods and paths cannot grow the number of time series.
+Also sets X-Content-Type-Options: nosniff on every response that passes through it, and
+answers an unexpected error itself (logged with its traceback, a JSON 500 without
+internals), so a 500 carries the request id too. Metric labels never take raw client
+input: a method outside ``KNOWN_METHODS`` is counted as "other" and a path that matches
+no route as "unmatched", so made-up methods and paths cannot grow the number of time
+series; the access log cuts long methods and paths short.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..metrics import Metrics
+from .limits import send_error
 
+logger = logging.getLogger(__name__)
 access_logger = logging.getLogger(__package__.rsplit(".", 1)[0] + ".access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
+_MAX_LOGGED = {"method": 16, "path": 512}  # characters of client input in one log line
 
 
 class ObservabilityMiddleware:
@@ -41,11 +46,12 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         request_id = _request_id(scope)
         status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
                     headers.append(_NOSNIFF)
@@ -55,6 +61,13 @@ class ObservabilityMiddleware:
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            method, path = _cut(scope["method"], "method"), _cut(scope["path"], "path")
+            logger.exception("unhandled error on %s %s", method, path)
+            if started_response:  # nothing more can be sent
+                raise
+            message = "internal server error; the request was logged, try again later"
+            await send_error(send_with_id, scope, 500, "internal_error", message)
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
@@ -66,14 +79,14 @@ class ObservabilityMiddleware:
             client = scope.get("client")
             access_logger.info(
                 "%s %s %s",
-                scope["method"],
-                scope["path"],
+                _cut(scope["method"], "method"),
+                _cut(scope["path"], "path"),
                 status,
                 extra={
                     "fields": {
                         "request_id": request_id,
-                        "method": scope["method"],
-                        "path": scope["path"],
+                        "method": _cut(scope["method"], "method"),
+                        "path": _cut(scope["path"], "path"),
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 3),
@@ -93,6 +106,11 @@ class ObservabilityMiddleware:
             if match is Match.FULL:
                 return str(getattr(candidate, "path", "unmatched"))
         return "unmatched"  # never the raw path: it would blow up label cardinality
+
+
+def _cut(value: str, kind: str) -> str:
+    limit = _MAX_LOGGED[kind]
+    return value if len(value) <= limit else value[:limit] + "..."
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
