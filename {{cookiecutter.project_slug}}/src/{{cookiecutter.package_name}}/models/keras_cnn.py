@@ -26,11 +26,8 @@ from ..config import TrainConfig  # noqa: E402
 from ..data import Dataset  # noqa: E402
 from ..export import TrainedModel  # noqa: E402
 from ..progress import Progress  # noqa: E402
+from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME  # noqa: E402
 
-FRAMEWORK = "tensorflow"
-LAYOUT = "NHWC"
-INPUT_NAME = "input"
-OUTPUT_NAME = "probabilities"
 ONNX_OPSET = 17
 
 

@@ -26,11 +26,8 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
+from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME
 
-FRAMEWORK = "sklearn"
-LAYOUT = "NF"
-INPUT_NAME = "input"
-OUTPUT_NAME = "probabilities"
 HIDDEN_UNITS = (256,)
 
 

@@ -31,11 +31,7 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
-
-FRAMEWORK = "pytorch"
-LAYOUT = "NCHW"
-INPUT_NAME = "input"
-OUTPUT_NAME = "probabilities"
+from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME
 
 
 class DigitCNN(nn.Module):
