@@ -210,20 +210,14 @@ def _train(
 {%- if dist %}
         if context is not None:
             loss_sum, correct, seen = distributed.sum_all([loss_sum, correct, seen], context)
+{%- endif %}
         done = epoch + 1
-        if is_main:
-            test_acc = float((_probabilities(model, x_test).argmax(axis=1) == dataset.y_test).mean())
-            progress.epoch(
-                done,
-                config.epochs,
-                loss=loss_sum / max(seen, 1),
-                acc=correct / max(seen, 1),
-                test_acc=test_acc,
-                epochs_this_run=done - start_epoch,
-            )
+{%- if dist %}
+        # Rank 0 alone evaluates; the other ranks' progress is silent.
+        test_acc = _accuracy(model, x_test, dataset.y_test) if is_main else 0.0
 {%- else %}
-        done = epoch + 1
-        test_acc = float((_probabilities(model, x_test).argmax(axis=1) == dataset.y_test).mean())
+        test_acc = _accuracy(model, x_test, dataset.y_test)
+{%- endif %}
         progress.epoch(
             done,
             config.epochs,
@@ -232,7 +226,6 @@ def _train(
             test_acc=test_acc,
             epochs_this_run=done - start_epoch,
         )
-{%- endif %}
         if done % config.checkpoint_every == 0 or done == config.epochs:
             save(done, 0)
 {%- if dist %}
@@ -271,6 +264,10 @@ def _device(setting: str) -> torch.device:
 def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     return torch.softmax(model(x), dim=1).cpu().numpy()
+
+
+def _accuracy(model: nn.Module, x: torch.Tensor, y: np.ndarray) -> float:
+    return float((_probabilities(model, x).argmax(axis=1) == y).mean())
 
 
 def _to_onnx(model: nn.Module, dataset: Dataset) -> bytes:
