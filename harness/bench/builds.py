@@ -23,6 +23,14 @@ BUILD_BACKEND = HERE / "build-backend.txt"
 BASELINES = {"naive": (NAIVE, "naive"), "floor": (FLOOR, "floor")}
 
 
+def add_build_backend(project: Path, python_version: str, log_dir: Path) -> None:
+    """Put the naive baseline's build backend (its `pip install .` builds a wheel) into the
+    project's .wheelhouse/, once, before any bench build: BuildKit keys the install steps
+    on that folder's content, so adding it between two builds would rebuild their layers."""
+    wheels = wheelhouse.prefetch([BUILD_BACKEND], python_version, log=log_dir / "prefetch-build-backend.log")
+    wheelhouse.link_into(project, wheels, python_version, extra=[BUILD_BACKEND])
+
+
 def build_baseline(
     engine: Engine,
     project: Path,
@@ -33,13 +41,9 @@ def build_baseline(
     *,
     no_cache: bool = False,
     log_dir: Path,
-    python_version: str = "3.11",
 ) -> build.BuildResult:
     """Build ``naive`` or ``floor`` for ``requirements`` (serve or train) of the project."""
     dockerfile, stage = BASELINES[kind]
-    if kind == "naive":  # its `pip install .` builds a wheel: the backend must be in the wheelhouse
-        wheels = wheelhouse.prefetch([BUILD_BACKEND], python_version, log=log_dir / "prefetch-build-backend.log")
-        wheelhouse.link_into(project, wheels, python_version, extra=[BUILD_BACKEND])
     ca = build.HOST_CA_BUNDLE if build.HOST_CA_BUNDLE.is_file() else None
     log_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-secrets-") as secrets:

@@ -106,6 +106,7 @@ class Variant:
         self.base, self.package, self.logs = self.source.base_image, self.source.package, self.source.log_dir
         self.repository = self.source.repository
         self.results: dict = {}
+        builds.add_build_backend(self.project, self.variant["python_version"], self.logs)
 
     def ours(self, target: str, no_cache: bool = False):
         result = pipeline.build_targets(self.engine, self.source, [target], no_cache=no_cache)[target]
@@ -115,9 +116,8 @@ class Variant:
     def baseline(self, kind: str, requirements: str, no_cache: bool = False):
         tag = f"{self.repository}:{self.id}-{kind}-{requirements}"
         return builds.build_baseline(
-            self.engine, self.project, kind, requirements, tag, self.base, no_cache=no_cache, log_dir=self.logs,
-            python_version=self.variant["python_version"],
-        )  # fmt: skip
+            self.engine, self.project, kind, requirements, tag, self.base, no_cache=no_cache, log_dir=self.logs
+        )
 
     def image(self, target: str) -> str:
         return f"{self.repository}:{self.id}-{target}"
