@@ -1,4 +1,5 @@
-"""One JSON error shape for every failure: ``{"error": {"code": ..., "message": ...}}``.
+"""One JSON error shape for every failure: ``{"error": {"code": ..., "message": ...}}``
+(under /v2, the Open Inference Protocol's ``{"error": ...}``; see ``error_body``).
 
 A client's mistake is always a 4xx that says what is wrong and how to fix it; an
 unexpected failure is a 500 that leaks nothing about the server's internals. This is
@@ -8,7 +9,6 @@ by the predictor and the server state) get their status code here (``status_of``
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,8 +27,6 @@ from .domain import (
     UnsupportedImage,
     UnsupportedImageFormat,
 )
-
-logger = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
@@ -76,6 +74,11 @@ def body_too_large_message(limit: int) -> str:
     )
 
 
+# The Open Inference Protocol's paths, whose errors are {"error": "<message>"}.
+V2_PREFIX = "/v2"
+# The message of a 500: nothing about the server's internals.
+INTERNAL_ERROR = "internal server error; the request was logged, try again later"
+
 # Sent with every response (the observability middleware adds it to the others): a
 # browser must never sniff an error body or a prediction into HTML.
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
@@ -100,8 +103,11 @@ def status_of(error: ServeError) -> int:
     return 500
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """The JSON error body: ``{"error": {"code": code, "message": message}}``."""
+def error_body(code: str, message: str, path: str = "") -> dict[str, Any]:
+    """The JSON error body of a request to ``path``: ``{"error": {"code": code, "message":
+    message}}``, or under /v2 the Open Inference Protocol's ``{"error": message}``."""
+    if path.startswith(V2_PREFIX):
+        return {"error": message}
     return {"error": {"code": code, "message": message}}
 
 
@@ -112,20 +118,14 @@ def error_response(
     headers: dict[str, str] | None = None,
     request: Request | None = None,
 ) -> JSONResponse:
-    """A JSON error response with ``headers`` and X-Content-Type-Options: nosniff.
-
-    Under /v2 the body is the Open Inference Protocol's ``{"error": message}``.
-    """
-    v2 = request is not None and request.url.path.startswith(V2_PREFIX)
+    """A JSON error response (``error_body`` of the request's path) with ``headers`` and
+    X-Content-Type-Options: nosniff."""
     return JSONResponse(
-        {"error": message} if v2 else error_body(code, message),
+        error_body(code, message, request.url.path if request is not None else ""),
         status_code=status_code,
         headers={**(headers or {}), NOSNIFF[0]: NOSNIFF[1]},
     )
 
-
-# The Open Inference Protocol's paths, whose errors are {"error": "<message>"}.
-V2_PREFIX = "/v2"
 
 # Codes for errors raised by Starlette/FastAPI themselves.
 _HTTP_CODES = {
@@ -185,19 +185,13 @@ async def _validation_error_handler(request: Request, exc: Exception) -> JSONRes
     return error_response(422, "invalid_request", _describe_validation_error(exc), request=request)
 
 
-async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    message = "internal server error; the request was logged, try again later"
-    return error_response(500, "internal_error", message, request=request)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error raised while handling a request with the JSON error shape."""
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(ServeError, _domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
-    app.add_exception_handler(Exception, _unexpected_error_handler)
+    # Any other exception: the observability middleware logs it and answers INTERNAL_ERROR.
 
 
 def _doc(description: str) -> dict[str, Any]:

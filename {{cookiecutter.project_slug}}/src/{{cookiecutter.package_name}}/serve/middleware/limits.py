@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import V2_PREFIX, BodyTooLarge, body_too_large_message, error_body
+from ..errors import BodyTooLarge, body_too_large_message, error_body
 
 
 class BodyLimitMiddleware:
@@ -74,8 +74,7 @@ async def send_error(
 ) -> None:
     """Answer with the JSON error shape of ``scope``'s path (see ``errors.error_response``)
     straight on the ASGI ``send``, closing the connection."""
-    v2 = str(scope.get("path", "")).startswith(V2_PREFIX)
-    body = json.dumps({"error": message} if v2 else error_body(code, message)).encode()
+    body = json.dumps(error_body(code, message, str(scope.get("path", "")))).encode()
     await send(
         {
             "type": "http.response.start",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import INTERNAL_ERROR
 from ..metrics import Metrics
 from .limits import send_error
 
@@ -66,8 +67,7 @@ class ObservabilityMiddleware:
             logger.exception("unhandled error on %s %s", method, path)
             if started_response:  # nothing more can be sent
                 raise
-            message = "internal server error; the request was logged, try again later"
-            await send_error(send_with_id, scope, 500, "internal_error", message)
+            await send_error(send_with_id, scope, 500, "internal_error", INTERNAL_ERROR)
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
