@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from ... import __version__
 from ..admission import Admission
 from ..deps import Model, State
-from ..errors import ApiError
+from ..errors import ERROR_RESPONSES, ApiError
 from ..parsing import read_body
 from ..predictor import LoadedModel, preprocess_uploads
 from ..protocol_v2 import (
@@ -40,17 +40,16 @@ from ..protocol_v2 import (
 )
 from ..settings import Settings
 
+# The statuses that mean here what they mean for /v1 share its descriptions; the body is
+# the protocol's {"error": "..."} (ErrorV2).
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorV2, "description": description}
     for status, description in {
         400: "A malformed inference request (the message names the input, shape or data at fault).",
         404: "No model of that name or version.",
-        408: "The request body did not arrive within BODY_TIMEOUT seconds.",
-        413: "Request body over MAX_BODY_BYTES, or images over the pixel limits.",
         415: "An image format outside PNG, JPEG, BMP, GIF, TIFF and WebP.",
         422: "An image's pixel format cannot be converted.",
-        503: "Model not loaded yet, server draining, or MAX_CONCURRENCY requests in flight.",
-        504: "Inference did not finish within REQUEST_TIMEOUT.",
+        **{status: ERROR_RESPONSES[status]["description"] for status in (408, 413, 503, 504)},
     }.items()
 }
 
