@@ -90,9 +90,7 @@ class LoadedModel:
     @cached_property
     def example_shape(self) -> tuple[int, ...]:
         """The shape of one preprocessed example: the model input without its batch axis."""
-        pre = self.model_dir.manifest.preprocessing
-        blank = Image.new(pre.color_mode, (int(pre.size[0]), int(pre.size[1])))
-        return tuple(preprocess_image(blank, pre).shape)
+        return tuple(_blank_example(self).shape)
 
     def probabilities(self, batch: np.ndarray, metrics: Metrics | None = None) -> np.ndarray:
         """Class probabilities [N, classes], float32 in 0..1, of a preprocessed float32 batch
@@ -247,11 +245,15 @@ def _load_model(path: Path, threads: int) -> LoadedModel:
     return loaded
 
 
-def _warm_up(model: LoadedModel) -> None:
+def _blank_example(model: LoadedModel) -> np.ndarray:
+    """A black image of the model's input size, preprocessed: one example, no batch axis."""
     pre = model.model_dir.manifest.preprocessing
-    blank = Image.new(pre.color_mode, (int(pre.size[0]), int(pre.size[1])))
+    return preprocess_image(Image.new(pre.color_mode, (int(pre.size[0]), int(pre.size[1]))), pre)
+
+
+def _warm_up(model: LoadedModel) -> None:
     try:
-        sample = preprocess_image(blank, pre)
+        sample = _blank_example(model)
         probs = model.run(np.stack([sample]).astype(np.float32))
     except Exception as exc:
         raise ModelLoadError(
