@@ -28,6 +28,8 @@ from {{ cookiecutter.package_name }}.serve import Settings, create_app
 
 LABELS = [str(digit) for digit in range(10)]
 N_FEATURES = 64
+# How an image becomes the test model's input: 8x8 grayscale, scaled to 0..1, flattened.
+PREPROCESSING = Preprocessing(color_mode="L", size=(8, 8), scale=1 / 255, layout="NF")
 SLOW_SECONDS = 1.5  # how long a white 8x8 image takes through the "slow" model
 
 
@@ -117,7 +119,7 @@ def write_model(
         input_name="pixels",
         input_shape=[None, N_FEATURES],
         output_name="probabilities",
-        preprocessing=Preprocessing(color_mode="L", size=(8, 8), scale=1 / 255, layout="NF"),
+        preprocessing=PREPROCESSING,
         data_sha256="0" * 64,
         created_at="2026-11-25T00:00:00+00:00",
         model_version=version,

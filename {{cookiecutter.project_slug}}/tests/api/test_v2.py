@@ -7,6 +7,7 @@ the harness's Docker tests add a round trip with Triton's own client (tritonclie
 from __future__ import annotations
 
 import base64
+import io
 import json
 import struct
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from PIL import Image
 from {{ cookiecutter.package_name }}.data import preprocess_image
 from {{ cookiecutter.package_name }}.serve import Settings
 
-from .support import BLACK, LABELS, N_FEATURES, WHITE, image_bytes, running_client
+from .support import BLACK, LABELS, N_FEATURES, PREPROCESSING, WHITE, image_bytes, running_client
 
 HEADER = "Inference-Header-Content-Length"
 
@@ -45,13 +46,8 @@ def v1_probabilities(client: TestClient, png: bytes) -> dict[str, float]:
 
 
 def pixels(png: bytes) -> list[float]:
-    """The preprocessed input of the test model (8x8 grayscale, flattened, scaled to 0..1)."""
-    from io import BytesIO
-
-    from {{ cookiecutter.package_name }}.artifacts import Preprocessing
-
-    pre = Preprocessing(color_mode="L", size=(8, 8), scale=1 / 255, layout="NF")
-    return preprocess_image(Image.open(BytesIO(png)), pre).tolist()
+    """The preprocessed input of the test model for an image file."""
+    return preprocess_image(Image.open(io.BytesIO(png)), PREPROCESSING).tolist()
 
 
 def test_health_and_metadata(v2: TestClient, settings: Settings) -> None:
