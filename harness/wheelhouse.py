@@ -134,16 +134,17 @@ def prefetch(
 
 
 def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11", extra: Iterable[Path] = ()) -> Path:
-    """Fill ``<project>/.wheelhouse/`` with the wheels its own locks (and the ``extra``
-    lock files) pin, as hard links (copies across file systems); stale wheels there are
-    removed. Returns that folder; raises WheelhouseError when a pinned wheel is missing.
+    """Fill ``<project>/.wheelhouse/`` with the wheels its own locks (and each ``extra``
+    lock file, which may pin other versions) pin, as hard links (copies across file
+    systems); stale wheels there are removed. Returns that folder; raises WheelhouseError
+    when a pinned wheel is missing.
     """
     dest = Path(project_dir) / ".wheelhouse"
     dest.mkdir(exist_ok=True)
-    pins = read_pins([*lock_files(project_dir), *extra])
+    pin_sets = [read_pins(lock_files(project_dir)), *(read_pins([file]) for file in extra)]
     wanted: dict[str, Path] = {}
     for name, version, path in _wheels(wheel_dir, python_version):
-        if pins.get(name) == version:
+        if any(pins.get(name) == version for pins in pin_sets):
             wanted[path.name] = path
     for old in dest.glob("*.whl"):
         if old.name not in wanted:
@@ -156,7 +157,7 @@ def link_into(project_dir: Path, wheel_dir: Path, python_version: str = "3.11", 
             os.link(src, out)
         except OSError:
             shutil.copy2(src, out)
-    left = missing(pins, dest, python_version)
+    left = {name: version for pins in pin_sets for name, version in missing(pins, dest, python_version).items()}
     if left:
         raise WheelhouseError(
             f"{dest} lacks {', '.join(f'{n}=={v}' for n, v in sorted(left.items()))}: run prefetch() first"

@@ -108,3 +108,23 @@ def test_harness_pins_nothing_that_no_session_installs() -> None:
         canonicalize_name(n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
     }
     assert pinned - named == set(), "pinned in requirements/harness.txt but installed by no nox session"
+
+
+def test_an_extra_lock_with_another_version_keeps_both_and_drops_the_stale(tmp_path: Path) -> None:
+    """The bench's build-backend pins may name a package the project pins at another version."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("packaging-24.0-py3-none-any.whl", "packaging-26.4-py3-none-any.whl", "six-1.16.0-py3-none-any.whl"):
+        (cache / name).write_bytes(b"")
+    project = tmp_path / "project"
+    (project / "requirements").mkdir(parents=True)
+    (project / "requirements" / "serve.txt").write_text("packaging==24.0\n")
+    (project / ".wheelhouse").mkdir()
+    (project / ".wheelhouse" / "old-1.0-py3-none-any.whl").write_bytes(b"")
+    extra = tmp_path / "backend.txt"
+    extra.write_text("packaging==26.4\n")
+    linked = wheelhouse.link_into(project, cache, "3.11", extra=[extra])
+    assert sorted(p.name for p in linked.glob("*.whl")) == [
+        "packaging-24.0-py3-none-any.whl",
+        "packaging-26.4-py3-none-any.whl",
+    ]
