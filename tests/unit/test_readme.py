@@ -35,7 +35,7 @@ def test_the_main_job_and_the_test_command_are_read_from_the_readme() -> None:
 def test_ci_runs_both_readme_commands_main_job_first_and_the_test_command_last() -> None:
     assert re.search(r"^for which in main test; do$", CI_RUN, re.MULTILINE)
     assert 'bash -c "$command"' in CI_RUN
-    assert "nox" not in CI_RUN, ".ci/run must not carry its own copy of a command"
+    assert not re.search(r"-m nox|nox -s", CI_RUN), ".ci/run must not carry its own copy of a command"
 
 
 def test_every_nox_session_in_the_readme_exists() -> None:
