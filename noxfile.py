@@ -81,7 +81,7 @@ def build(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """Run variants on the Docker engine: train, serve, predict, project tests, compose, policy."""
     # tritonclient: the Open Inference Protocol's real client, against the serve containers.
-    session.install(*PINS, *HARNESS, "pip", "pytest", "tritonclient[http]")
+    session.install(*PINS, *HARNESS, "pip", "pillow", "pytest", "tritonclient[http]")
     variants = [f"--variants={spec}" for spec in session.posargs]
     session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
 

@@ -41,7 +41,7 @@ def run_demo(variant: Mapping[str, str], samples: int = 8) -> int:
         with progress.step("starting the server and waiting for /readyz"):
             url = smoke.serve(box, images, models)
         print(f"demo: serving at {url} (ready)", flush=True)
-        digits = smoke.held_out_digits(box, images, data)
+        digits = smoke.held_out_images(box, images, data)
         step = max(1, len(digits) // samples)
         shown = dict(list(sorted(digits.items()))[::step][:samples])
         result = smoke.classify(url, shown)

@@ -1,4 +1,4 @@
-"""The main job on built images: train into a volume, serve it, classify held-out digits.
+"""The main job on built images: train into a volume, serve it, classify held-out images.
 
 Shared by `nox -s demo` and the Docker tests, so the demo shows exactly what is tested.
 Containers run the way compose and Kubernetes run them: non-root (the image's user),
@@ -38,14 +38,24 @@ class Classified:
         return self.correct / self.total if self.total else 0.0
 
 
-def train(box: Sandbox, images: VariantImages, log: Path | None = None) -> tuple[str, str]:
+def train(box: Sandbox, images: VariantImages, log: Path | None = None, dataset: str = "digits") -> tuple[str, str]:
     """Run the train image to completion; return the (models, data) volumes it filled.
 
     ``log``: a file that receives the container's output while it runs (its folder is
-    created), so a progress line can show how training goes.
+    created), so a progress line can show how training goes. ``dataset``: the project's
+    built-in data set to train on: "digits" (training writes it into the empty volume
+    itself) or "shapes" (written first by ``python -m <package>.data materialize``).
     """
     models, data, checkpoints = box.volume("models"), box.volume("data"), box.volume("checkpoints")
     mounts = ["-v", f"{models}:/models", "-v", f"{data}:/data", "-v", f"{checkpoints}:/checkpoints"]
+    if dataset != "digits":
+        box.run(
+            images.image("train"),
+            "python", "-m", f"{images.package}.data", "materialize", "--dataset", dataset, "/data",
+            name=f"materialize-{dataset}",
+            options=[*HARDENED, *mounts],
+            timeout=300,
+        )  # fmt: skip
     box.run(images.image("train"), name="train", options=[*HARDENED, "--init", *mounts], detach=True)
     with box.follow_logs("train", log):
         status = box.wait_exit("train", timeout=TRAIN_TIMEOUT)
@@ -67,13 +77,14 @@ def serve(box: Sandbox, images: VariantImages, models: str) -> str:
     return url
 
 
-def held_out_digits(box: Sandbox, images: VariantImages, data: str) -> dict[str, tuple[str, bytes]]:
+def held_out_images(box: Sandbox, images: VariantImages, data: str) -> dict[str, tuple[str, bytes]]:
     """The test split training left in the data volume: file -> (true label, PNG bytes)."""
     files = box.copy_out(data, "test", images.image("train"))
     return {name: (Path(name).parent.name, body) for name, body in sorted(files.items()) if name.endswith(".png")}
 
 
 def classify(url: str, digits: dict[str, tuple[str, bytes]], batch: int = 16) -> Classified:
+    """POST the images (file -> (true label, bytes)) to /v1/predict, ``batch`` per request."""
     names = sorted(digits)
     correct, samples = 0, []
     for start in range(0, len(names), batch):

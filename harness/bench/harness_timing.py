@@ -120,7 +120,7 @@ def demo_cold(bench: Bench, engine: Engine, variant: Mapping[str, str]) -> None:
         with Sandbox(engine, prefix="bench-demo") as box:
             models, data = smoke.train(box, images)
             url = smoke.serve(box, images, models)
-            digits = smoke.held_out_digits(box, images, data)
+            digits = smoke.held_out_images(box, images, data)
             smoke.classify(url, dict(list(sorted(digits.items()))[:8]))
             seconds = time.monotonic() - start
     bench.add(

@@ -48,7 +48,7 @@ def train_and_serve(
                 [Target(">=", 0.95)],
             )
             bench.save()
-        digits = smoke.held_out_digits(box, images, data)
+        digits = smoke.held_out_images(box, images, data)
         name, (_label, png) = sorted(digits.items())[0]
         body = http.multipart(Path(name).name, png)
 

@@ -1,6 +1,7 @@
 """Each selected variant's images, run on a real Docker engine the way users run them.
 
-Train writes a model into a volume, serve loads it and classifies held-out digit images,
+Train writes a model into a volume, serve loads it and classifies held-out digit images
+(and, trained on the RGB shapes data set, held-out shapes sent as JPEGs of another size),
 the generated project's own tests pass inside its test image, compose keeps answering
 through the load balancer while a replica is killed, and the images keep their promises
 (non-root, no compilers in serve, labels, healthcheck, no build secrets in any layer).
@@ -8,6 +9,7 @@ through the load balancer while a replica is killed, and the images keep their p
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import threading
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import tritonclient.http as tritonclient
+from PIL import Image
 
 from harness import smoke
 from harness.build import HOST_CA_BUNDLE
@@ -34,7 +37,7 @@ def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: Varia
     which must agree with /v1 on every image; the client's default binary tensors are used."""
     models, data = smoke.train(box, images)
     url = smoke.serve(box, images, models)
-    digits = smoke.held_out_digits(box, images, data)
+    digits = smoke.held_out_images(box, images, data)
     assert len(digits) > 100, f"expected the held-out digits in the data volume, found {len(digits)}"
     result = smoke.classify(url, digits)
     print(f"{images.id}: {result.correct}/{result.total} held-out digits right ({result.accuracy:.1%})")
@@ -51,6 +54,27 @@ def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: Varia
     image.set_data_from_numpy(np.array([digits[file][1] for file in files], dtype=np.object_))
     answer = client.infer(name, [image], outputs=[tritonclient.InferRequestedOutput("label")])
     assert [label.decode() for label in answer.as_numpy("label")] == [v1_labels[file] for file in files]
+
+
+def test_trained_on_rgb_shapes_the_server_classifies_jpegs_of_another_size(box: Sandbox, images: VariantImages) -> None:
+    """The color path end to end: the shapes data set (32x32 RGB, 9 classes whose colors have
+    the same brightness) trains an RGB model, and the server classifies the held-out shapes
+    uploaded as 48x40 JPEGs (resized and converted by the server's own preprocessing)."""
+    models, data = smoke.train(box, images, dataset="shapes")
+    url = smoke.serve(box, images, models)
+    shapes = smoke.held_out_images(box, images, data)
+    assert len(shapes) == 360, f"expected 360 held-out shapes in the data volume, found {len(shapes)}"
+    uploads = {name.replace(".png", ".jpg"): (label, _jpeg(body, (48, 40))) for name, (label, body) in shapes.items()}
+    result = smoke.classify(url, uploads)
+    print(f"{images.id}: {result.correct}/{result.total} held-out shapes right as 48x40 JPEGs ({result.accuracy:.1%})")
+    assert result.accuracy >= MIN_ACCURACY
+
+
+def _jpeg(png: bytes, size: tuple[int, int]) -> bytes:
+    with Image.open(io.BytesIO(png)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").resize(size, Image.Resampling.BILINEAR).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
 
 
 def test_project_tests_pass_inside_the_test_image(box: Sandbox, images: VariantImages) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import {{ cookiecutter.package_name }} as package
-from {{ cookiecutter.package_name }}.data import materialize_digits
+from {{ cookiecutter.package_name }}.datasets import materialize
 
 # Short runs keep the suite fast; the accuracy target is for the default EPOCHS.
 TEST_EPOCHS = 5
@@ -74,7 +74,12 @@ class Runner:
 
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return materialize_digits(tmp_path_factory.mktemp("data") / "digits", seed=0)
+    return materialize(tmp_path_factory.mktemp("data") / "digits", "digits", seed=0)
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return materialize(tmp_path_factory.mktemp("data") / "shapes", "shapes", seed=0)
 
 
 @pytest.fixture

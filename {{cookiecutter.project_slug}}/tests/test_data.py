@@ -11,15 +11,8 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
-from {{ cookiecutter.package_name }}.data import (
-    DataError,
-    dataset_sha256,
-    ensure_dataset,
-    list_images,
-    load_dataset,
-    materialize_digits,
-    preprocess_image,
-)
+from {{ cookiecutter.package_name }}.data import DataError, dataset_sha256, list_images, load_dataset, preprocess_image
+from {{ cookiecutter.package_name }}.datasets import ensure_dataset, materialize
 
 
 def test_materialized_digits_have_expected_counts_and_classes(digits_dir: Path) -> None:
@@ -41,8 +34,8 @@ def test_materialized_pixels_span_grayscale(digits_dir: Path) -> None:
 
 
 def test_materialize_is_deterministic_per_seed(tmp_path: Path, digits_dir: Path) -> None:
-    same = materialize_digits(tmp_path / "same", seed=0)
-    other = materialize_digits(tmp_path / "other", seed=1)
+    same = materialize(tmp_path / "same", "digits", seed=0)
+    other = materialize(tmp_path / "other", "digits", seed=1)
     assert dataset_sha256(same) == dataset_sha256(digits_dir)
     assert dataset_sha256(other) != dataset_sha256(digits_dir)
 
@@ -52,7 +45,7 @@ def test_materialize_refuses_existing_content_and_leaves_no_staging(tmp_path: Pa
     root.mkdir()
     (root / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="already has content"):
-        materialize_digits(root)
+        materialize(root)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
 
 
@@ -78,7 +71,7 @@ def test_writers_with_separate_tmp_on_one_root_all_succeed(
         root.mkdir()
     script = (
         "import sys; from pathlib import Path; "
-        "from {{ cookiecutter.package_name }}.data import ensure_dataset; "
+        "from {{ cookiecutter.package_name }}.datasets import ensure_dataset; "
         "print(ensure_dataset(Path(sys.argv[1])))"
     )
     writers = []
@@ -145,7 +138,8 @@ def test_user_image_folder_with_jpeg_and_named_classes(tmp_path: Path) -> None:
     dataset = load_dataset(tmp_path, "NHWC")
     assert dataset.classes == ["cat", "dog"]
     assert dataset.preprocessing.size == (10, 12)
-    assert dataset.x_train.shape == (8, 12, 10, 1)
+    assert dataset.preprocessing.color_mode == "RGB"  # color photos give a color model
+    assert dataset.x_train.shape == (8, 12, 10, 3)
     assert sorted(dataset.y_test.tolist()) == [0, 0, 1, 1]
 
 

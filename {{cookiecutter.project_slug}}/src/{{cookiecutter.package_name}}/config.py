@@ -33,6 +33,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class TrainConfig:
     data_dir: Path
+    color_mode: str
+    image_size: tuple[int, int] | None
     model_dir: Path
     checkpoint_dir: Path
     epochs: int
@@ -93,6 +95,25 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _color_mode(value: str) -> str:
+    if value.lower() == "auto":
+        return "auto"
+    if value.upper() not in ("L", "RGB"):
+        raise ValueError
+    return value.upper()
+
+
+def _image_size(value: str) -> tuple[int, int] | None:
+    """``auto`` -> None, ``N`` -> (N, N), ``WxH`` -> (W, H); sides from 1 to 1024."""
+    if value.lower() == "auto":
+        return None
+    width, separator, height = value.lower().partition("x")
+    size = (int(width), int(height)) if separator else (int(width), int(width))
+    if not all(1 <= side <= 1024 for side in size):
+        raise ValueError
+    return size
+
+
 def _bool(value: str) -> bool:
     if value.lower() in _TRUE:
         return True
@@ -110,6 +131,24 @@ SETTINGS: tuple[_Setting, ...] = (
         "the digits data set is written there when it is missing or empty",
         "must be a directory path",
         _path,
+    ),
+    _Setting(
+        "color_mode",
+        "COLOR_MODE",
+        "auto",
+        "color mode of the model's input: auto (RGB when any training image has color, else L), "
+        "L (grayscale) or RGB",
+        "must be one of auto, L, RGB",
+        _color_mode,
+    ),
+    _Setting(
+        "image_size",
+        "IMAGE_SIZE",
+        "auto",
+        "input size every image is resized to: auto (the training images' most common size, "
+        "scaled down to at most 224 pixels a side), N (N x N) or WIDTHxHEIGHT",
+        "must be auto, N or WIDTHxHEIGHT with sides from 1 to 1024",
+        _image_size,
     ),
     _Setting(
         "model_dir",

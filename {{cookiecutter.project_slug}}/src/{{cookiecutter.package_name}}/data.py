@@ -1,39 +1,38 @@
-"""Image-folder data: the digits data set as PNGs, loading, hashing and preprocessing.
+"""Image-folder data: listing, decoding, preprocessing and loading for training and serving.
 
-Layout read by training (any PNG/JPEG images, classes are the sorted folder names)::
+Layout read by training (PNG or JPEG images, classes are the sorted folder names)::
 
     <root>/train/<class>/*.png
     <root>/test/<class>/*.png
 
-``python -m <package>.data materialize <root>`` writes scikit-learn's digits data set
-(1,797 8x8 images of 10 classes, shipped inside scikit-learn, no download) in that
-layout. ``preprocess_image`` is the one image -> tensor function, shared with the
-server; this module needs only numpy and Pillow (scikit-learn only to materialise).
+Every image, in training and in serving, goes through the same functions: ``upright``
+(EXIF orientation applied), ``normalize_mode`` (any Pillow mode brought to one that
+converts to L and RGB: palettes, alpha, 16-bit) and ``preprocess_image`` (color mode, size,
+scale, normalisation, layout), so the model sees an uploaded file exactly as it saw the
+same file in training. The color mode and input size follow the train split unless
+COLOR_MODE / IMAGE_SIZE say otherwise (``load_dataset``). The built-in data sets (digits,
+shapes) are written by ``datasets``; this module needs only numpy and Pillow.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import os
-import shutil
-import sys
-import tempfile
-import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-from .artifacts import LAYOUTS, Preprocessing
-from .cli import ArgumentParser
+from .artifacts import COLOR_MODES, LAYOUTS, Preprocessing
 
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+AUTO = "auto"
+MAX_AUTO_SIDE = 224  # the automatic input size is the data's most common size, scaled down to this
+_HIGH_BIT_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+# Modes from which Image.convert reaches both "L" and "RGB".
+_SAFE_MODES = ("1", "L", "LA", "RGB", "RGBA")
 
 
 class DataError(RuntimeError):
@@ -58,13 +57,74 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """Decode an opened image's pixels with its EXIF orientation applied.
+
+    Raises whatever Pillow raises for truncated or malformed pixel data.
+    """
+    image.load()
+    return ImageOps.exif_transpose(image) or image
+
+
+def decode(image: Image.Image) -> Image.Image:
+    """``upright``, in a mode from which ``preprocess_image`` converts (``normalize_mode``)."""
+    return normalize_mode(upright(image))
+
+
+def normalize_mode(image: Image.Image) -> Image.Image:
+    """Bring any Pillow mode into one from which Image.convert reaches both L and RGB.
+
+    Palettes become RGB (RGBA with transparency), premultiplied alpha plain alpha, 16-bit
+    and float images are stretched to 8-bit grayscale over their own range; alpha is
+    dropped later by ``preprocess_image``'s conversion.
+    """
+    if image.mode in _SAFE_MODES:
+        return image
+    if image.mode in _HIGH_BIT_DEPTH_MODES:
+        pixels = np.asarray(image, dtype=np.float64)
+        finite = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
+        low, high = float(finite.min()), float(finite.max())
+        scaled = (finite - low) * (255.0 / (high - low)) if high > low else np.zeros_like(finite)
+        return Image.fromarray(scaled.astype(np.uint8), mode="L")
+    if image.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
+        return image.convert("LA")
+    if image.mode == "RGBa":
+        return image.convert("RGBA")
+    if image.mode in ("P", "PA"):
+        return image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    try:
+        return image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    except ValueError:  # e.g. LAB: Pillow has no conversion, its first band is lightness
+        return image.getchannel(0)
+
+
+def has_color(image: Image.Image) -> bool:
+    """True when a decoded image's pixels differ between its color channels."""
+    if image.mode not in ("RGB", "RGBA"):
+        return False
+    red, green, blue = (np.asarray(image.getchannel(band)) for band in "RGB")
+    return bool(np.any(red != green) or np.any(green != blue))
+
+
+def choose_size(sizes: Counter[tuple[int, int]], image_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The input (width, height): ``image_size`` when given, else the most common size,
+    scaled down (aspect kept) so its longer side is at most ``MAX_AUTO_SIDE`` pixels."""
+    if image_size is not None:
+        return image_size
+    width, height = max(sizes, key=lambda item: (sizes[item], item))
+    factor = min(1.0, MAX_AUTO_SIDE / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 def preprocess_image(image: Image.Image, pre: Preprocessing) -> np.ndarray:
     """Turn one image into the model's input for one example (no batch dimension).
 
-    Converts to ``pre.color_mode``, resizes to ``pre.size`` (width, height), multiplies
+    Takes a ``decode``d image (any other mode is normalised first). Converts to
+    ``pre.color_mode``, resizes to ``pre.size`` (width, height), multiplies
     by ``pre.scale``, normalises with ``(x - mean) / std`` and arranges the result as
     CHW (layout NCHW), HWC (NHWC) or a flat HWC-ordered vector (NF); float32.
     """
+    image = normalize_mode(image)
     if image.mode != pre.color_mode:
         image = image.convert(pre.color_mode)
     size = (int(pre.size[0]), int(pre.size[1]))
@@ -149,21 +209,31 @@ def dataset_sha256(root: Path) -> str:
     return digest.hexdigest()
 
 
-def load_dataset(root: Path, layout: str) -> Dataset:
-    """Read and preprocess both splits.
+def load_dataset(
+    root: Path, layout: str, color_mode: str = AUTO, image_size: tuple[int, int] | None = None
+) -> Dataset:
+    """Read and preprocess both splits into arrays of shape [N, *example shape], float32.
 
-    The input size is the most common image size in the train split; mean and std are
-    those of the scaled train pixels, so the manifest can reproduce the preprocessing.
+    ``color_mode``: "L", "RGB" or "auto" (RGB when any train image has color). ``image_size``:
+    (width, height), or None for the most common train size capped at ``MAX_AUTO_SIDE``.
+    Mean and std are those of the scaled train pixels, so the manifest reproduces the
+    preprocessing. Raises DataError for a malformed tree or an unreadable image.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    if color_mode != AUTO and color_mode not in COLOR_MODES:
+        raise ValueError(
+            f"unknown color mode {color_mode!r}; expected auto or one of {', '.join(COLOR_MODES)}"
+        )
     root = Path(root)
     splits = list_images(root)
-    images = {split: [(_open(path), label) for path, label in files] for split, files in splits.items()}
-    sizes = Counter(image.size for image, _ in images["train"])
-    size = max(sizes, key=lambda item: (sizes[item], item))
-    pre = Preprocessing(color_mode="L", size=size, scale=1.0 / 255.0, mean=0.0, std=1.0, layout="NF")
-    scaled = np.stack([preprocess_image(image, pre) for image, _ in images["train"]])
+    images = {split: [(read_image(path), label) for path, label in files] for split, files in splits.items()}
+    train_images = [image for image, _ in images["train"]]
+    if color_mode == AUTO:
+        color_mode = "RGB" if any(has_color(image) for image in train_images) else "L"
+    size = choose_size(Counter(image.size for image in train_images), image_size)
+    pre = Preprocessing(color_mode=color_mode, size=size, scale=1.0 / 255.0, mean=0.0, std=1.0, layout="NF")
+    scaled = np.stack([preprocess_image(image, pre) for image in train_images])
     mean, std = float(scaled.mean()), float(scaled.std()) or 1.0
     pre = replace(pre, mean=round(mean, 6), std=round(std, 6), layout=layout)
 
@@ -177,181 +247,23 @@ def load_dataset(root: Path, layout: str) -> Dataset:
     return Dataset(list_classes(root), x_train, y_train, x_test, y_test, pre, dataset_sha256(root))
 
 
-def needs_materializing(root: Path) -> bool:
-    """True when ``root`` is missing or has nothing but hidden entries in it."""
-    root = Path(root)
-    if not root.exists():
-        return True
-    return root.is_dir() and not any(not entry.name.startswith(".") for entry in root.iterdir())
-
-
-def materialize_digits(root: Path, seed: int = 0, test_fraction: float = 0.2) -> Path:
-    """Write the digits data set as PNGs under ``root`` (stratified, deterministic split).
-
-    Pixel values 0..16 become 0..255 grayscale. The images are written into a staging
-    directory that is renamed into place, so ``root`` never holds half a data set.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    root = Path(root)
-    if not needs_materializing(root):
-        raise DataError(f"{root} already has content; refusing to overwrite it")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError("test_fraction must be between 0 and 1")
-    digits = load_digits()
-    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    indices = np.arange(len(pixels))
-    train_idx, test_idx = train_test_split(
-        indices, test_size=test_fraction, random_state=seed, stratify=digits.target
-    )
-    # Stage next to root when it does not exist yet (one rename publishes everything);
-    # stage inside it when it is an existing, possibly mounted, empty directory.
-    in_place = root.exists()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.staging-", dir=root if in_place else root.parent))
-    try:
-        for split, split_idx in (("train", train_idx), ("test", test_idx)):
-            for index in sorted(split_idx):
-                class_dir = staging / split / str(digits.target[index])
-                class_dir.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(pixels[index]).save(class_dir / f"{index:04d}.png")
-        if in_place:
-            # "train" goes last: a root with a train split is complete.
-            for split in ("test", "train"):
-                os.rename(staging / split, root / split)
-            staging.rmdir()
-        else:
-            os.rename(staging, root)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if (root / "train").is_dir():  # another process published it first
-            return root
-        raise  # ensure_dataset waits for a writer that is still publishing
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return root
-
-
-def ensure_dataset(root: Path, seed: int = 0, wait: float = 300.0) -> bool:
-    """Materialise the digits data set when ``root`` is missing or empty.
-
-    Every process that trains on ``root`` calls this, also processes that share the data
-    volume but nothing else (a Job's retries, parallel training pods): they take turns through a
-    lock file inside ``root`` (``.materialize.lock``), so the data set is written once.
-    Where the file system has no working locks, the atomic renames of
-    ``materialize_digits`` decide and the others wait up to ``wait`` seconds for the
-    winner's train split. Returns True when this call wrote the data set.
-
-    Raises DataError (another writer left no complete data set in time) or OSError.
-    """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    with _lock(root / ".materialize.lock"):
-        if not needs_materializing(root):
-            return False
-        try:
-            materialize_digits(root, seed=seed)
-        except (DataError, OSError):
-            if not _published(root, wait):
-                raise
-            return False
-        return True
-
-
-def _published(root: Path, wait: float) -> bool:
-    """True once ``root`` has a train split (published last), polling up to ``wait`` seconds."""
-    deadline = time.monotonic() + wait
-    while not (root / "train").is_dir():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``path``; where there is none to take, run the block unlocked."""
-    try:
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the duration of the block
-    except OSError:  # e.g. a read-only data directory: materialize_digits reports it
-        yield
-        return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            locked = True
-        except OSError:  # e.g. ENOLCK on a network file system
-            locked = False
-        try:
-            yield
-        finally:
-            if locked:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _open(path: Path) -> Image.Image:
+def read_image(path: Path) -> Image.Image:
+    """A training image file, ``decode``d in memory; DataError names the file when it cannot be read."""
     try:
         with Image.open(path) as image:
-            return image.copy()
+            return decode(image).copy()
     except Image.DecompressionBombError:
         raise DataError(
             f"{path} has more than {Image.MAX_IMAGE_PIXELS} pixels (Pillow's decompression bomb "
             "limit); resize it, or remove it from the data set"
         ) from None
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # any failure to read or decode the file is the data's fault
         raise DataError(f"cannot read image {path}: {exc}") from exc
 
 
-def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog=f"python -m {__package__}.data",
-        description="Data set utilities.",
-        epilog="Exit status: 0 done, 1 the data could not be written, 2 a bad argument.",
-    )
-    # Not required here, so an unknown flag is reported before a missing command (main checks).
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    materialize = commands.add_parser(
-        "materialize",
-        help="write the digits data set as PNGs in <root>/train/<class>/ and <root>/test/<class>/",
-        description="Write scikit-learn's digits data set as PNGs in <root>/train/<class>/ "
-        "and <root>/test/<class>/ (stratified, deterministic split).",
-    )
-    materialize.add_argument("root", type=Path, help="directory to create (must be missing or empty)")
-    materialize.add_argument(
-        "--seed", type=int, default=0, help="seed of the train/test split, 0 to 4294967295 (default 0)"
-    )
-    materialize.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="share of images in the test split, between 0 and 1 (default 0.2)",
-    )
-    return parser
+if __name__ == "__main__":  # the command line lives with the data sets it writes
+    import sys
 
+    from .datasets import main
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.error("missing COMMAND: materialize")
-    if not 0.0 < args.test_fraction < 1.0:  # also rejects nan
-        parser.error(f"--test-fraction={args.test_fraction} is invalid: must be between 0 and 1")
-    if not 0 <= args.seed <= 2**32 - 1:
-        parser.error(f"--seed={args.seed} is invalid: must be an integer from 0 to 4294967295")
-    try:
-        materialize_digits(args.root, seed=args.seed, test_fraction=args.test_fraction)
-    except ImportError as exc:
-        print(f"error: materialize needs scikit-learn (the train extra): {exc}", file=sys.stderr)
-        return 1
-    except (DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    counts = {split: sum(1 for _ in (args.root / split).rglob("*.png")) for split in SPLITS}
-    print(f"wrote {counts['train']} train and {counts['test']} test images to {args.root}")
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -42,22 +42,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(config.log_format)
 {%- endif %}
 
-    from . import data, export, models
+    from . import data, datasets, export, models
 
     try:
-        if data.ensure_dataset(config.data_dir, seed=config.seed):
+        if datasets.ensure_dataset(config.data_dir, seed=config.seed):
             progress.event(
                 "data", f"wrote the digits data set to {config.data_dir}", data_dir=str(config.data_dir)
             )
-        dataset = data.load_dataset(config.data_dir, models.LAYOUT)
+        dataset = data.load_dataset(config.data_dir, models.LAYOUT, config.color_mode, config.image_size)
+        pre = dataset.preprocessing
         progress.event(
             "start",
             f"training {models.FRAMEWORK} on {len(dataset.y_train)} images "
-            f"({len(dataset.classes)} classes, test {len(dataset.y_test)}) with {threads} threads",
+            f"({len(dataset.classes)} classes, test {len(dataset.y_test)}, "
+            f"{pre.color_mode} {pre.size[0]}x{pre.size[1]}) with {threads} threads",
             framework=models.FRAMEWORK,
             n_train=len(dataset.y_train),
             n_test=len(dataset.y_test),
             classes=len(dataset.classes),
+            color_mode=pre.color_mode,
+            image_size=list(pre.size),
             threads=threads,
             epochs=config.epochs,
         )

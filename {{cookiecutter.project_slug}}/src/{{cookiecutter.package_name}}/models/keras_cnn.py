@@ -26,24 +26,32 @@ from ..config import TrainConfig  # noqa: E402
 from ..data import Dataset  # noqa: E402
 from ..export import TrainedModel  # noqa: E402
 from ..progress import Progress  # noqa: E402
-from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME  # noqa: E402
+from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME, small_cnn_stages  # noqa: E402
 
 ONNX_OPSET = 17
 
 
 def build_model(classes: int, input_shape: tuple[int, ...]) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape, name=INPUT_NAME),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(classes, activation="softmax"),
-        ],
-        name="digit_cnn",
-    )
+    """Convolution stages sized to the (height, width, channels) input (``small_cnn_stages``),
+    a two-layer classifier and softmax."""
+    widths = small_cnn_stages(input_shape[0], input_shape[1])
+    layers = [
+        keras.Input(shape=input_shape, name=INPUT_NAME),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(widths[0], 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2, padding="same"),
+    ]
+    for width in widths[1:]:
+        layers += [
+            keras.layers.Conv2D(width, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2, padding="same"),
+        ]
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(classes, activation="softmax"),
+    ]
+    return keras.Sequential(layers, name="small_cnn")
 
 
 def train(
@@ -61,6 +69,7 @@ def train(
         "framework": FRAMEWORK,
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
+        "input_shape": list(dataset.input_shape),
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,

@@ -40,6 +40,7 @@ def train(
         "framework": FRAMEWORK,
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
+        "input_shape": list(dataset.input_shape),
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,

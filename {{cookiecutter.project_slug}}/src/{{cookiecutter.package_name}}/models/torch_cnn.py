@@ -1,6 +1,6 @@
 {%- set dist = cookiecutter.distributed_training == "torchrun" -%}
 {%- set cuda = cookiecutter.accelerator == "cuda" -%}
-"""A small PyTorch CNN, trained with checkpoints, exported to ONNX with softmax.
+"""A small PyTorch CNN sized to the input, trained with checkpoints, exported to ONNX with softmax.
 
 The training loop is written out (no Lightning/Trainer) so checkpoints can be taken at
 any batch boundary: a checkpoint holds the model and optimiser state, the epoch, the
@@ -31,24 +31,39 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
-from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME
+from . import (
+    FRAMEWORK,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    pooled_side,
+    small_cnn_stages,
+)
 
 
-class DigitCNN(nn.Module):
-    """conv-conv-pool feature extractor and a two-layer classifier; returns logits."""
+class SmallCNN(nn.Module):
+    """Convolution stages sized to the input (``small_cnn_stages``), a two-layer classifier; logits."""
 
     def __init__(self, classes: int, channels: int, height: int, width: int) -> None:
         super().__init__()
-        self.features = nn.Sequential(
+        widths = small_cnn_stages(height, width)
+        layers: list[nn.Module] = [
             nn.Conv2d(channels, 32, kernel_size=3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=3, padding=1),
+            nn.Conv2d(32, widths[0], kernel_size=3, padding=1),
             nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
+            nn.MaxPool2d(2, ceil_mode=True),
+        ]
+        for before, after in zip(widths, widths[1:], strict=False):
+            layers += [
+                nn.Conv2d(before, after, kernel_size=3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
+        self.features = nn.Sequential(*layers)
+        features = widths[-1] * pooled_side(height, len(widths)) * pooled_side(width, len(widths))
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(64 * (height // 2) * (width // 2), 128),
+            nn.Linear(features, 128),
             nn.ReLU(),
             nn.Linear(128, classes),
         )
@@ -95,7 +110,7 @@ def _train(
 {%- endif %}
 {%- endif %}
     torch.manual_seed(config.seed)
-    model = DigitCNN(len(dataset.classes), *dataset.input_shape).to(device)
+    model = SmallCNN(len(dataset.classes), *dataset.input_shape).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     store = CheckpointStore(config.checkpoint_dir)
@@ -103,6 +118,7 @@ def _train(
         "framework": FRAMEWORK,
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
+        "input_shape": list(dataset.input_shape),
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,

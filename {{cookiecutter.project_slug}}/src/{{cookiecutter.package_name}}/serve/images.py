@@ -14,10 +14,10 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..artifacts import Preprocessing
-from ..data import preprocess_image
+from ..data import preprocess_image, upright
 from .domain import (
     CorruptedImage,
     EmptyImage,
@@ -38,9 +38,6 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 _ALLOWED_TEXT = "PNG, JPEG, BMP, GIF, TIFF or WebP"
 # Formats Pillow has no plugin for, but that clients send by mistake.
 _SIGNATURES = {b"%PDF": "PDF", b"%!PS": "PostScript"}
-_HIGH_BIT_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
-# Modes from which Image.convert reaches both "L" and "RGB".
-_SAFE_MODES = ("1", "L", "LA", "RGB", "RGBA")
 
 
 def open_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -95,40 +92,17 @@ def to_model_input(image: Image.Image, name: str, pre: Preprocessing) -> np.ndar
     cannot be converted to the model's color mode.
     """
     try:
-        image.load()
-        image = ImageOps.exif_transpose(image) or image
+        image = upright(image)
     except Exception as exc:  # truncated or malformed pixel data
         raise _corrupted(name, exc) from None
-    try:
-        return preprocess_image(normalize_mode(image), pre)
+    try:  # the same functions as training's, which also normalise the mode
+        return preprocess_image(image, pre)
     except Exception as exc:  # Pillow cannot convert or resize this layout
         logger.info("cannot convert %s (mode %s): %s", name, image.mode, exc)
         raise UnsupportedImage(
             f"{name} has a pixel format (mode {image.mode}) the server cannot convert; "
             "send an 8-bit grayscale or RGB image"
         ) from None
-
-
-def normalize_mode(image: Image.Image) -> Image.Image:
-    """Bring any mode into one of ``_SAFE_MODES``, from which Image.convert reaches L and RGB."""
-    if image.mode in _SAFE_MODES:
-        return image
-    if image.mode in _HIGH_BIT_DEPTH_MODES:
-        pixels = np.asarray(image, dtype=np.float64)
-        finite = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = float(finite.min()), float(finite.max())
-        scaled = (finite - low) * (255.0 / (high - low)) if high > low else np.zeros_like(finite)
-        return Image.fromarray(scaled.astype(np.uint8), mode="L")
-    if image.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
-        return image.convert("LA")
-    if image.mode == "RGBa":
-        return image.convert("RGBA")
-    if image.mode in ("P", "PA"):
-        return image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
-    try:
-        return image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    except ValueError:  # e.g. LAB: Pillow has no conversion, its first band is lightness
-        return image.getchannel(0)
 
 
 def _sniff_format(data: bytes) -> str | None:
