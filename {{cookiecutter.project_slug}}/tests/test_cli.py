@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import {{ cookiecutter.package_name }} as package
-from {{ cookiecutter.package_name }}.config import SETTINGS as TRAIN_SETTINGS
+from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.serve.healthcheck import SETTINGS as HEALTHCHECK_SETTINGS
 from {{ cookiecutter.package_name }}.serve.settings import (
     MULTIPROC_ENV,
@@ -20,13 +20,14 @@ from {{ cookiecutter.package_name }}.serve.settings import (
     parse_flags,
 )
 from {{ cookiecutter.package_name }}.serve.settings import SETTINGS as SERVE_SETTINGS
+from {{ cookiecutter.package_name }}.settings import settings_of
 
 # A server that started by mistake never returns by itself; the timeout ends the test.
 TIMEOUT = 60
 
 # module -> (arguments before the flag under test, words its --help must show)
 ENTRY_POINTS: dict[str, tuple[tuple[str, ...], list[str]]] = {
-    "train": ((), [setting.env for setting in TRAIN_SETTINGS]),
+    "train": ((), [setting.env for setting in settings_of(TrainConfig)]),
     "serve": ((), [setting.env for setting in SERVE_SETTINGS] + [MULTIPROC_ENV]),
     "serve.healthcheck": ((), [setting.env for setting in HEALTHCHECK_SETTINGS if setting.env] + ["--path"]),
     "data": ((), ["materialize"]),
@@ -82,7 +83,7 @@ def test_unknown_flag_is_one_line_and_exit_2(module: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("module", "args", "env", "expected"),
     [
-        ("train", ("--epochs", "0"), {}, "--epochs=0 is invalid"),
+        ("train", ("--epochs", "0"), {}, "invalid setting --epochs='0'"),
         ("serve", ("--port", "0"), {}, "invalid setting --port='0'"),
         ("serve", (), {"PORT": "x"}, "invalid setting PORT='x'"),
         ("serve", ("--workers", "2"), {MULTIPROC_ENV: ""}, "invalid setting --workers='2'"),

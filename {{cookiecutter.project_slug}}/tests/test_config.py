@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import ConfigError, load_config
+from {{ cookiecutter.package_name }}.config import load_config
+from {{ cookiecutter.package_name }}.settings import SettingsError
 
 
 def test_defaults_allow_relative_paths() -> None:
@@ -29,25 +30,33 @@ def test_environment_is_read_and_flags_override_it() -> None:
 @pytest.mark.parametrize(
     ("argv", "environ", "message"),
     [
-        ([], {"EPOCHS": "abc"}, "EPOCHS=abc is invalid: must be an integer from 1 to 10000"),
-        (["--epochs", "0"], {}, "--epochs=0 is invalid: must be an integer from 1 to 10000"),
-        ([], {"LEARNING_RATE": "-1"}, "LEARNING_RATE=-1 is invalid: must be a number greater than 0"),
-        ([], {"LEARNING_RATE": "nan"}, "LEARNING_RATE=nan is invalid"),
-        ([], {"BATCH_SIZE": "1.5"}, "BATCH_SIZE=1.5 is invalid: must be an integer"),
-        ([], {"SEED": "-3"}, "SEED=-3 is invalid"),
-        ([], {"CHECKPOINT_EVERY": "0"}, "CHECKPOINT_EVERY=0 is invalid"),
+        ([], {"EPOCHS": "abc"}, "invalid setting EPOCHS='abc': must be an integer from 1 to 10000"),
+        (["--epochs", "0"], {}, "invalid setting --epochs='0': must be an integer from 1 to 10000"),
+        (
+            [],
+            {"LEARNING_RATE": "-1"},
+            "invalid setting LEARNING_RATE='-1': must be a number greater than 0 and at most 10",
+        ),
+        ([], {"LEARNING_RATE": "nan"}, "invalid setting LEARNING_RATE='nan'"),
+        ([], {"BATCH_SIZE": "1.5"}, "invalid setting BATCH_SIZE='1.5': must be an integer"),
+        ([], {"SEED": "-3"}, "invalid setting SEED='-3'"),
+        ([], {"CHECKPOINT_EVERY": "0"}, "invalid setting CHECKPOINT_EVERY='0'"),
 {%- if cookiecutter.accelerator == "cuda" %}
-        ([], {"DEVICE": "tpu"}, "DEVICE=tpu is invalid: must be one of auto, cpu, cuda"),
+        ([], {"DEVICE": "tpu"}, "invalid setting DEVICE='tpu': must be one of auto, cpu, cuda"),
 {%- endif %}
-        ([], {"RESUME": "maybe"}, "RESUME=maybe is invalid: must be true or false"),
-        ([], {"MODEL_DIR": ""}, "MODEL_DIR= is invalid: must be a directory path"),
-        (["--model-dir", "x", "--checkpoint-dir", "x"], {}, "MODEL_DIR=x is invalid: must differ"),
+        ([], {"RESUME": "maybe"}, "invalid setting RESUME='maybe': must be a boolean"),
+        ([], {"MODEL_DIR": ""}, "invalid setting MODEL_DIR='': must be a path (not empty)"),
+        (
+            ["--model-dir", "x", "--checkpoint-dir", "x"],
+            {},
+            "invalid setting --model-dir='x': must differ from --checkpoint-dir",
+        ),
     ],
 )
 def test_invalid_values_name_setting_value_and_rule(
     argv: list[str], environ: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(SettingsError) as error:
         load_config(argv, environ=environ)
     assert message in str(error.value)
 
@@ -55,7 +64,7 @@ def test_invalid_values_name_setting_value_and_rule(
 def test_path_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     file = tmp_path / "file"
     file.write_text("")
-    with pytest.raises(ConfigError, match="exists and is not a directory"):
+    with pytest.raises(SettingsError, match="exists and is not a directory"):
         load_config(["--data-dir", str(file)], environ={})
 
 
@@ -63,7 +72,9 @@ def test_bad_value_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, runn
     data_dir = tmp_path / "fresh-data"
     result = runner.run("--batch-size", "0", DATA_DIR=str(data_dir))
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: --batch-size=0 is invalid: must be an integer from 1 to 65536")
+    assert result.stderr.strip() == (
+        "error: invalid setting --batch-size='0': must be an integer from 1 to 65536"
+    )
     assert result.stdout == ""
     assert not data_dir.exists()
     assert not runner.model_dir.exists()
@@ -73,7 +84,7 @@ def test_bad_value_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, runn
 def test_bad_environment_value_exits_2(runner) -> None:
     result = runner.run(EPOCHS="many")
     assert result.returncode == 2
-    assert "EPOCHS=many is invalid" in result.stderr
+    assert "invalid setting EPOCHS='many'" in result.stderr
 
 
 def test_help_documents_environment_and_defaults(runner) -> None:

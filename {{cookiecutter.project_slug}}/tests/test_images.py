@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
-from {{ cookiecutter.package_name }}.config import ConfigError, load_config
+from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import MAX_AUTO_SIDE, list_images, load_dataset, preprocess_image, read_image
 from {{ cookiecutter.package_name }}.datasets import SHAPE_COLORS, SHAPES, materialize
 from {{ cookiecutter.package_name }}.serve.images import open_image, to_model_input
+from {{ cookiecutter.package_name }}.settings import SettingsError
 
 
 def _gradient(mode: str, size: tuple[int, int] = (20, 12)) -> Image.Image:
@@ -154,9 +155,11 @@ def test_image_size_setting(value: str, expected: tuple[int, int] | None) -> Non
     assert load_config([], {"IMAGE_SIZE": value}).image_size == expected
 
 
-@pytest.mark.parametrize("value", ["0", "1025", "32x0", "x32", "32x", "big", "32x32x3", "-8", ""])
+@pytest.mark.parametrize("value", ["0", "1025", "32x0", "x32", "32x", "big", "32x32x3", "-8"])
 def test_image_size_setting_rejects(value: str) -> None:
-    with pytest.raises(ConfigError, match=r"IMAGE_SIZE=.* is invalid: must be auto, N or WIDTHxHEIGHT"):
+    with pytest.raises(
+        SettingsError, match=r"invalid setting IMAGE_SIZE=.*: must be auto, N or WIDTHxHEIGHT"
+    ):
         load_config([], {"IMAGE_SIZE": value})
 
 
@@ -167,7 +170,7 @@ def test_color_mode_setting(value: str, expected: str) -> None:
 
 @pytest.mark.parametrize("value", ["CMYK", "RGBA", "gray", ""])
 def test_color_mode_setting_rejects(value: str) -> None:
-    with pytest.raises(ConfigError, match=r"COLOR_MODE=.* is invalid: must be one of auto, L, RGB"):
+    with pytest.raises(SettingsError, match=r"invalid setting COLOR_MODE=.*: must be one of auto, L, RGB"):
         load_config([], {"COLOR_MODE": value})
 
 

@@ -1,6 +1,6 @@
 """The settings as an environment file: ``python -m <package>.envfile > .env.example``.
 
-Every setting of training (``config.SETTINGS``) and serving (``serve.settings.SETTINGS``)
+Every setting of training (``config.TrainConfig``) and serving (``serve.settings.Settings``)
 with its default and rule, commented out, so a copy to ``.env`` changes nothing until a
 line is uncommented. Derived from the declarations, never written by hand: the project's
 tests fail when the committed ``.env.example`` differs from this output.
@@ -16,6 +16,7 @@ from pathlib import Path
 from . import config
 from .cli import ArgumentParser
 from .serve import settings
+from .settings import describe
 
 HEADER = (
     "Every setting of training and serving, with its default and rule.",
@@ -40,11 +41,8 @@ def _section(title: str, entries: Iterable[tuple[str, str, str]], width: int) ->
 
 def render(width: int = 88) -> str:
     """The text of ``.env.example`` (lines of at most ``width`` characters but long values)."""
-    train = [(s.env, s.default, f"{s.help}; {s.rule}") for s in config.SETTINGS]
-    serve = [
-        (s.env, "" if s.default is None else settings.shown(s.default), f"{s.help}; {s.rule.text}")
-        for s in settings.SETTINGS
-    ]
+    train = describe(config.TrainConfig)
+    serve = describe(settings.Settings)
     lines = [line for paragraph in HEADER for line in _comment(paragraph.format(package=__package__), width)]
     lines += _section(f"training: python -m {__package__}.train", train, width)
     lines += _section(f"serving: python -m {__package__}.serve", serve, width)

@@ -14,14 +14,15 @@ from collections.abc import Sequence
 
 from . import runtime
 from .checkpoint import StopRequest
-from .config import ConfigError, load_config
+from .config import load_config
 from .progress import Progress
+from .settings import SettingsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(argv)
-    except ConfigError as exc:
+    except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,10 +12,21 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from ..cli import ArgumentParser, usage_error
+from ..settings import (
+    Rule,
+    SettingsError,
+    add_flags,
+    int_in,
+    number_in,
+    parse_flags,
+    resolve,
+    setting,
+    settings_of,
+)
 
 HEALTHY, UNHEALTHY = 0, 1
 
@@ -33,51 +44,30 @@ def check(port: int, timeout: float, path: str = "/readyz") -> tuple[bool, str]:
         connection.close()
 
 
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 1 <= value <= 65535:
-        raise ValueError
-    return value
-
-
-def _timeout(raw: str) -> float:
-    value = float(raw)
-    if not 0 < value <= 3600:  # also rejects nan
-        raise ValueError
-    return value
-
-
-def _path(raw: str) -> str:
+def _url_path(raw: str) -> str:
     if not raw.startswith("/"):
         raise ValueError
     return raw
 
 
-class _Setting(NamedTuple):
-    name: str  # the flag is --<name>
-    env: str | None  # None: flag only
-    metavar: str
-    default: str
-    rule: str
-    parse: Callable[[str], Any]  # raises ValueError when the rule is broken
-    help: str
+@dataclass(frozen=True)
+class HealthcheckSettings:
+    """What the healthcheck asks: PORT like the server, HEALTHCHECK_TIMEOUT, and a path (a flag only)."""
+
+    port: int = setting(8000, int_in(1, 65535), "port of the server")
+    timeout: float = setting(
+        3.0, number_in(0, 3600, above_low=True), "seconds to wait for the answer", env="HEALTHCHECK_TIMEOUT"
+    )
+    path: str = setting(
+        "/readyz",
+        Rule("must start with /", _url_path),
+        "path that must answer 200",
+        env=None,
+        metavar="URL_PATH",
+    )
 
 
-SETTINGS = (
-    _Setting(
-        "port", "PORT", "PORT", "8000", "must be an integer from 1 to 65535", _port, "port of the server"
-    ),
-    _Setting(
-        "timeout",
-        "HEALTHCHECK_TIMEOUT",
-        "HEALTHCHECK_TIMEOUT",
-        "3",
-        "must be a number greater than 0 and at most 3600",
-        _timeout,
-        "seconds to wait for the answer",
-    ),
-    _Setting("path", None, "URL_PATH", "/readyz", "must start with /", _path, "path that must answer 200"),
-)
+SETTINGS = settings_of(HealthcheckSettings)
 
 
 def build_parser() -> ArgumentParser:
@@ -87,46 +77,23 @@ def build_parser() -> ArgumentParser:
         epilog="Flags override environment variables, which override the defaults. "
         "Exit status: 0 healthy, 1 unhealthy, 2 a bad flag or setting.",
     )
-    for setting in SETTINGS:
-        source = f"env {setting.env}, " if setting.env else ""
-        parser.add_argument(
-            f"--{setting.name}",
-            metavar=setting.metavar,
-            default=None,
-            help=f"{setting.help} ({source}default {setting.default}; {setting.rule})",
-        )
+    add_flags(parser, HealthcheckSettings)
     return parser
 
 
-def resolve(argv: Sequence[str] | None, environ: Mapping[str, str]) -> dict[str, Any]:
+def resolve_settings(argv: Sequence[str] | None, environ: Mapping[str, str]) -> HealthcheckSettings:
     """The settings from flags, then the environment, then the defaults (as the server
-    reads them: an empty value means the default).
-
-    Raises ValueError with a one-line message naming the flag or variable of a bad value.
-    """
-    args = build_parser().parse_args(argv)
-    values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        flag_value = getattr(args, setting.name)
-        if flag_value is not None:
-            source, raw = f"--{setting.name}", flag_value
-        elif setting.env is not None and setting.env in environ:
-            source, raw = setting.env, environ[setting.env]
-        else:
-            source, raw = setting.name, setting.default
-        try:
-            values[setting.name] = setting.parse(raw.strip() or setting.default)
-        except ValueError:
-            raise ValueError(f"invalid setting {source}={raw!r}: {setting.rule}") from None
-    return values
+    reads them: an empty value means the default). Raises SettingsError."""
+    settings, _ = resolve(HealthcheckSettings, parse_flags(build_parser(), argv), environ)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings = resolve(sys.argv[1:] if argv is None else argv, os.environ)
-    except ValueError as exc:
+        settings = resolve_settings(sys.argv[1:] if argv is None else argv, os.environ)
+    except SettingsError as exc:
         return usage_error(str(exc))
-    healthy, detail = check(settings["port"], settings["timeout"], settings["path"])
+    healthy, detail = check(settings.port, settings.timeout, settings.path)
     print(f"healthcheck: {detail}", file=sys.stderr if not healthy else sys.stdout)
     return HEALTHY if healthy else UNHEALTHY
 
