@@ -1,4 +1,5 @@
-"""Jinja filters that quote a free-text answer for the file format it lands in.
+"""Jinja extensions of the template: filters that quote a free-text answer for the file
+format it lands in, and a cache of compiled templates.
 
 cookiecutter loads this module through ``_extensions`` in cookiecutter.json (the template
 folder is on ``sys.path`` while it renders). The pre-gen hook admits only printable text
@@ -22,6 +23,8 @@ from __future__ import annotations
 import json
 import re
 
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from jinja2.ext import Extension
 
 # Characters that can start or end Markdown inline markup, HTML or an entity, escaped
@@ -80,3 +83,34 @@ class QuotingExtension(Extension):
             python_docstring=python_docstring,
             markdown_text=markdown_text,
         )
+
+
+class _MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates in a dict for the life of the process (Jinja's BytecodeCache API)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _MemoryBytecodeCache()
+
+
+class CompiledTemplateCache(Extension):
+    """Keeps each template file's compiled code for the process, so a process that renders
+    many variants (the harness renders all 56 for `nox -s lint`) parses and compiles each
+    file once instead of once per variant: about 40% of a render's time. Jinja checks each
+    entry against the source's checksum and its own version, so an edited file is compiled
+    again; a single cookiecutter run behaves as without it.
+    """
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        environment.bytecode_cache = _COMPILED

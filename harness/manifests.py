@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import tools
@@ -82,8 +83,14 @@ def policy(units: list[Unit]) -> list[str]:
         built, failures = build_overlays(units, manifests)
         if not built:
             return failures
-        for scanner in (static.trivy_config, static.checkov):
-            outcome = scanner(manifests, Path(tmp) / "reports")
+        # The two scanners run side by side: each is mostly a wait on its own process.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            scans = [
+                pool.submit(scanner, manifests, Path(tmp) / "reports" / name)
+                for name, scanner in (("trivy", static.trivy_config), ("checkov", static.checkov))
+            ]
+            outcomes = [scan.result() for scan in scans]
+        for outcome in outcomes:
             if outcome.status == FAIL:
                 failures += _attribute(built, outcome.detail, outcome.check)
     return failures

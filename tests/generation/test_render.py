@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,37 @@ def test_derived_names_follow_the_project_name(tmp_path: Path) -> None:
 def test_cookiecutter_json_is_valid_json_with_prompts() -> None:
     data = json.loads((options.ROOT / "cookiecutter.json").read_text())
     assert set(data["__prompts__"]) <= set(data)
+
+
+def test_compiled_template_cache_changes_no_render(tmp_path: Path) -> None:
+    """local_extensions.CompiledTemplateCache keeps compiled templates for the process: a
+    render after others (cache warm) equals one in a fresh process (cache cold)."""
+    variant = options.covering_set()[-1]
+    for other in options.covering_set()[:3]:
+        render(other, tmp_path / "others" / options.variant_id(other))
+    warm = render(variant, tmp_path / "warm")
+    script = (
+        "import sys; from pathlib import Path; from harness import options, render; "
+        "variant = options.covering_set()[-1]; "
+        "print(render.tree_digest(render.render(variant, Path(sys.argv[1]))))"
+    )
+    cold = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cold")],
+        cwd=options.ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert cold.stdout.strip() == tree_digest(warm)
+
+
+def test_compiled_template_cache_sees_an_edited_template(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    shutil.copytree(options.ROOT, template, ignore=shutil.ignore_patterns(".git", ".nox", "out", "__pycache__"))
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    context = {key: value for key, value in options.default_variant().items()}
+
+    def rendered_readme(where: str) -> str:
+        project = cookiecutter(str(template), no_input=True, extra_context=context, output_dir=str(tmp_path / where))
+        return (Path(project) / "README.md").read_text(encoding="utf-8")
+
+    before = rendered_readme("before")
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nAn edit after the first render.\n", encoding="utf-8")
+    assert rendered_readme("after") == before + "\nAn edit after the first render.\n"
