@@ -11,7 +11,14 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
-from {{ cookiecutter.package_name }}.data import DataError, dataset_sha256, list_images, load_dataset, preprocess_image
+from {{ cookiecutter.package_name }}.data import (
+    DataError,
+    dataset_sha256,
+    hold_out,
+    list_images,
+    load_dataset,
+    preprocess_image,
+)
 from {{ cookiecutter.package_name }}.datasets import ensure_dataset, materialize
 
 
@@ -102,7 +109,8 @@ def test_load_dataset_derives_preprocessing(digits_dir: Path) -> None:
     dataset = load_dataset(digits_dir, "NCHW")
     pre = dataset.preprocessing
     assert (pre.color_mode, pre.size, pre.layout) == ("L", (8, 8), "NCHW")
-    assert dataset.x_train.shape == (1437, 1, 8, 8)
+    assert dataset.x_train.shape == (1295, 1, 8, 8)  # 1437 minus 10% of each class (rounded) for validation
+    assert dataset.x_val.shape == (142, 1, 8, 8) and dataset.x_test.shape == (360, 1, 8, 8)
     assert dataset.x_train.dtype == np.float32
     assert abs(float(dataset.x_train.mean())) < 1e-3
     assert abs(float(dataset.x_train.std()) - 1.0) < 1e-3
@@ -139,8 +147,9 @@ def test_user_image_folder_with_jpeg_and_named_classes(tmp_path: Path) -> None:
     assert dataset.classes == ["cat", "dog"]
     assert dataset.preprocessing.size == (10, 12)
     assert dataset.preprocessing.color_mode == "RGB"  # color photos give a color model
-    assert dataset.x_train.shape == (8, 12, 10, 3)
+    assert dataset.x_train.shape == (6, 12, 10, 3)  # 8 minus one per class for validation
     assert sorted(dataset.y_test.tolist()) == [0, 0, 1, 1]
+    assert sorted(dataset.y_val.tolist()) == [0, 1]  # at least one of each class held out
 
 
 def test_missing_split_is_a_clear_error(tmp_path: Path) -> None:
@@ -148,4 +157,30 @@ def test_missing_split_is_a_clear_error(tmp_path: Path) -> None:
         (tmp_path / "train" / name).mkdir(parents=True)
         Image.new("L", (8, 8)).save(tmp_path / "train" / name / "0.png")
     with pytest.raises(DataError, match="test is missing"):
+        load_dataset(tmp_path, "NF")
+
+
+def test_validation_is_a_seeded_stratified_share_of_train(digits_dir: Path) -> None:
+    files = list_images(digits_dir)["train"]
+    kept, held = hold_out(files, 0.1, seed=0)
+    assert sorted(kept + held) == sorted(files) and not set(kept) & set(held)
+    per_class = np.bincount([label for _, label in held], minlength=10)
+    totals = np.bincount([label for _, label in files], minlength=10)
+    assert per_class.tolist() == [round(total * 0.1) for total in totals]
+    assert hold_out(files, 0.1, seed=0) == (kept, held)
+    assert hold_out(files, 0.1, seed=1)[1] != held
+
+
+def test_a_val_folder_is_the_validation_split(tmp_path: Path) -> None:
+    for split, count in (("train", 4), ("val", 3), ("test", 2)):
+        for name in ("a", "b"):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for index in range(count):
+                Image.new("L", (6, 6), 40 * index).save(folder / f"{index}.png")
+    dataset = load_dataset(tmp_path, "NF")
+    assert (len(dataset.y_train), len(dataset.y_val), len(dataset.y_test)) == (8, 6, 4)
+    assert dataset_sha256(tmp_path) != ""
+    (tmp_path / "val" / "c").mkdir()
+    with pytest.raises(DataError, match="val has classes not in the train split: c"):
         load_dataset(tmp_path, "NF")

@@ -20,7 +20,9 @@ def test_short_training_run_writes_a_complete_model_dir(runner, digits_dir) -> N
     events = runner.events(result.stdout)
     epochs = [event for event in events if event["event"] == "epoch"]
     assert [event["epoch"] for event in epochs] == list(range(1, len(epochs) + 1))
-    assert {"loss", "acc", "test_acc", "elapsed", "eta"} <= set(epochs[-1])
+    assert {"loss", "acc", "val_acc", "elapsed", "eta"} <= set(epochs[-1])
+    start = next(event for event in events if event["event"] == "start")
+    assert (start["n_train"], start["n_val"], start["n_test"]) == (1295, 142, 360)
     assert events[-1]["event"] == "done"
 
     model = read_model_dir(runner.model_dir)

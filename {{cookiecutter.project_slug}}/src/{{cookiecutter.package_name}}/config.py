@@ -49,8 +49,8 @@ class TrainConfig:
     data_dir: Path = setting(
         Path("data"),
         PATH,
-        "image folder tree <dir>/train/<class>/*.png|jpg and <dir>/test/<class>/*.png|jpg; "
-        "the digits data set is written there when it is missing or empty",
+        "image folder tree <dir>/train/<class>/*.png|jpg, <dir>/test/<class>/*.png|jpg and optionally "
+        "<dir>/val/<class>/*.png|jpg; the digits data set is written there when it is missing or empty",
     )
     color_mode: str = setting(
         "auto",
@@ -64,6 +64,11 @@ class TrainConfig:
         "input size every image is resized to: auto (the training images' most common size, "
         "scaled down to at most 224 pixels a side), N (N x N) or WIDTHxHEIGHT",
         shown="auto",
+    )
+    val_fraction: float = setting(
+        0.1,
+        number_in(0, 0.5, above_low=True),
+        "share of each class of the train split held out for validation when <DATA_DIR>/val is missing",
     )
     model_dir: Path = setting(
         Path("models/current"), PATH, "where the finished model directory is written (replaced atomically)"

@@ -3,7 +3,11 @@
 Layout read by training (PNG or JPEG images, classes are the sorted folder names)::
 
     <root>/train/<class>/*.png
+    <root>/val/<class>/*.png     optional: else a seeded, stratified share of train
     <root>/test/<class>/*.png
+
+Training reports and selects on the validation split; the test split is evaluated once,
+at the end, and is what metrics.json reports.
 
 Every image, in training and in serving, goes through the same functions: ``upright``
 (EXIF orientation applied), ``normalize_mode`` (any Pillow mode brought to one that
@@ -26,7 +30,8 @@ from PIL import Image, ImageOps
 
 from .artifacts import COLOR_MODES, LAYOUTS, Preprocessing
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
+OPTIONAL_SPLITS = ("val",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 AUTO = "auto"
 MAX_AUTO_SIDE = 224  # the automatic input size is the data's most common size, scaled down to this
@@ -41,11 +46,13 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Both splits preprocessed for one model layout, with what produced them."""
+    """The three splits preprocessed for one model layout, with what produced them."""
 
     classes: list[str]
     x_train: np.ndarray
     y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     preprocessing: Preprocessing
@@ -144,12 +151,17 @@ def preprocess_image(image: Image.Image, pre: Preprocessing) -> np.ndarray:
 
 
 def list_images(root: Path) -> dict[str, list[tuple[Path, int]]]:
-    """Image files per split as (path, class index), sorted; classes from ``train``."""
+    """Image files per split as (path, class index), sorted; classes from ``train``.
+
+    ``val`` is in the result only when ``<root>/val`` exists.
+    """
     root = Path(root)
     classes = list_classes(root)
     splits: dict[str, list[tuple[Path, int]]] = {}
     for split in SPLITS:
         split_dir = root / split
+        if split in OPTIONAL_SPLITS and not split_dir.exists():
+            continue
         if not split_dir.is_dir():
             raise DataError(f"{split_dir} is missing; expected {_layout(root)}")
         unknown = sorted(
@@ -210,13 +222,20 @@ def dataset_sha256(root: Path) -> str:
 
 
 def load_dataset(
-    root: Path, layout: str, color_mode: str = AUTO, image_size: tuple[int, int] | None = None
+    root: Path,
+    layout: str,
+    color_mode: str = AUTO,
+    image_size: tuple[int, int] | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
 ) -> Dataset:
-    """Read and preprocess both splits into arrays of shape [N, *example shape], float32.
+    """Read and preprocess the splits into arrays of shape [N, *example shape], float32.
 
     ``color_mode``: "L", "RGB" or "auto" (RGB when any train image has color). ``image_size``:
     (width, height), or None for the most common train size capped at ``MAX_AUTO_SIDE``.
-    Mean and std are those of the scaled train pixels, so the manifest reproduces the
+    Without ``<root>/val``, ``val_fraction`` of each class of train (at least one image of a
+    class with two or more) is held out for validation, chosen by ``seed``. Color mode, size,
+    mean and std come from the images trained on, so the manifest reproduces the
     preprocessing. Raises DataError for a malformed tree or an unreadable image.
     """
     if layout not in LAYOUTS:
@@ -227,6 +246,8 @@ def load_dataset(
         )
     root = Path(root)
     splits = list_images(root)
+    if "val" not in splits:
+        splits["train"], splits["val"] = hold_out(splits["train"], val_fraction, seed)
     images = {split: [(read_image(path), label) for path, label in files] for split, files in splits.items()}
     train_images = [image for image, _ in images["train"]]
     if color_mode == AUTO:
@@ -243,8 +264,27 @@ def load_dataset(
         return x, y
 
     x_train, y_train = arrays("train")
+    x_val, y_val = arrays("val")
     x_test, y_test = arrays("test")
-    return Dataset(list_classes(root), x_train, y_train, x_test, y_test, pre, dataset_sha256(root))
+    classes = list_classes(root)
+    return Dataset(classes, x_train, y_train, x_val, y_val, x_test, y_test, pre, dataset_sha256(root))
+
+
+def hold_out(
+    files: list[tuple[Path, int]], fraction: float, seed: int
+) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    """Split (path, class index) pairs into (kept, held out): per class, ``round(n * fraction)``
+    examples, at least one of a class with two or more and never all; chosen by ``seed``,
+    both lists in their original order."""
+    rng = np.random.default_rng([seed, 2])
+    labels = np.array([label for _, label in files])
+    held: set[int] = set()
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(max(round(len(members) * fraction), 1), len(members) - 1)
+        held.update(rng.choice(members, size=count, replace=False).tolist() if count > 0 else [])
+    kept = [item for index, item in enumerate(files) if index not in held]
+    return kept, [item for index, item in enumerate(files) if index in held]
 
 
 def read_image(path: Path) -> Image.Image:

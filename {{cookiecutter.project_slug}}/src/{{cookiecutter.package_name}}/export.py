@@ -128,6 +128,7 @@ def write_model(
         model_version=f"{now:%Y%m%dT%H%M%SZ}-{dataset.sha256[:8]}",
         extra={
             "n_train": len(dataset.y_train),
+            "n_val": len(dataset.y_val),
             "onnxruntime_version": ort.__version__,
             **model.extra,
         },

@@ -40,14 +40,14 @@ def _png(figure: Any) -> bytes:
 
 
 def history_png(history: Sequence[dict[str, float]]) -> bytes:
-    """Training loss, and training and test accuracy, by epoch (one entry per epoch)."""
+    """Training loss, and training and validation accuracy, by epoch (one entry per epoch)."""
     plt = _pyplot()
     epochs = [entry["epoch"] for entry in history]
     figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
     loss.plot(epochs, [entry["loss"] for entry in history], marker="o", label="train")
     loss.set(title="loss", xlabel="epoch")
     accuracy.plot(epochs, [entry["acc"] for entry in history], marker="o", label="train")
-    accuracy.plot(epochs, [entry["test_acc"] for entry in history], marker="o", label="test")
+    accuracy.plot(epochs, [entry["val_acc"] for entry in history], marker="o", label="validation")
     accuracy.set(title="accuracy", xlabel="epoch", ylim=(0, 1.01))
     for axes in (loss, accuracy):
         axes.grid(alpha=0.3)

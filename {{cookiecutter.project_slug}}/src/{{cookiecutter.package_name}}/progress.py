@@ -61,14 +61,14 @@ class Progress:
         epochs: int,
         loss: float,
         acc: float,
-        test_acc: float,
+        val_acc: float,
         epochs_this_run: int = 1,
     ) -> None:
         """Report a finished epoch (and add it to ``history``); the ETA extrapolates this
         run's epochs so far."""
         now = time.monotonic()
         self.history.append(
-            {"epoch": epoch, "loss": round(loss, 6), "acc": round(acc, 6), "test_acc": round(test_acc, 6)}
+            {"epoch": epoch, "loss": round(loss, 6), "acc": round(acc, 6), "val_acc": round(val_acc, 6)}
         )
         if not self.enabled:
             return
@@ -83,7 +83,7 @@ class Progress:
                     "epochs": epochs,
                     "loss": round(loss, 6),
                     "acc": round(acc, 6),
-                    "test_acc": round(test_acc, 6),
+                    "val_acc": round(val_acc, 6),
                     "epoch_seconds": round(now - self._epoch_started, 3),
                     "elapsed": round(elapsed, 3),
                     "eta": round(eta, 1),
@@ -92,7 +92,7 @@ class Progress:
             return
         self._write(
             f"\repoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.4f}  acc {acc:6.2%}  "
-            f"test {test_acc:6.2%}  {elapsed:6.1f}s  ETA {_duration(eta)}\x1b[K\n"
+            f"val {val_acc:6.2%}  {elapsed:6.1f}s  ETA {_duration(eta)}\x1b[K\n"
         )
         self._line_open = False
 

@@ -50,15 +50,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.event(
                 "data", f"wrote the digits data set to {config.data_dir}", data_dir=str(config.data_dir)
             )
-        dataset = data.load_dataset(config.data_dir, models.LAYOUT, config.color_mode, config.image_size)
+        dataset = data.load_dataset(
+            config.data_dir,
+            models.LAYOUT,
+            config.color_mode,
+            config.image_size,
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+        )
         pre = dataset.preprocessing
         progress.event(
             "start",
             f"training {models.FRAMEWORK} on {len(dataset.y_train)} images "
-            f"({len(dataset.classes)} classes, test {len(dataset.y_test)}, "
+            f"({len(dataset.classes)} classes, validation {len(dataset.y_val)}, test {len(dataset.y_test)}, "
             f"{pre.color_mode} {pre.size[0]}x{pre.size[1]}) with {threads} threads",
             framework=models.FRAMEWORK,
             n_train=len(dataset.y_train),
+            n_val=len(dataset.y_val),
             n_test=len(dataset.y_test),
             classes=len(dataset.classes),
             color_mode=pre.color_mode,

@@ -70,6 +70,7 @@ def train(
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape),
+        "val_fraction": config.val_fraction,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
@@ -133,13 +134,13 @@ def train(
             seen += len(batch)
             progress.batch(epoch + 1, config.epochs, step + 1, len(batches), loss_sum / seen)
         done = epoch + 1
-        test_acc = float((_probabilities(model, dataset.x_test).argmax(axis=1) == dataset.y_test).mean())
+        val_acc = float((_probabilities(model, dataset.x_val).argmax(axis=1) == dataset.y_val).mean())
         progress.epoch(
             done,
             config.epochs,
             loss=loss_sum / max(seen, 1),
             acc=correct / max(seen, 1),
-            test_acc=test_acc,
+            val_acc=val_acc,
             epochs_this_run=done - start_epoch,
         )
         if done % config.checkpoint_every == 0 or done == config.epochs:

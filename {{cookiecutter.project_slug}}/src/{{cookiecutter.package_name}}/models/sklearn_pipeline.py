@@ -41,6 +41,7 @@ def train(
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape),
+        "val_fraction": config.val_fraction,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
@@ -73,7 +74,7 @@ def train(
         progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
 
     x_train = scaler.transform(dataset.x_train)
-    x_test = scaler.transform(dataset.x_test)
+    x_val = scaler.transform(dataset.x_val)
     started = time.monotonic()
     for epoch in range(start_epoch, config.epochs):
         order = np.random.default_rng([config.seed, epoch]).permutation(len(x_train))
@@ -106,7 +107,7 @@ def train(
             config.epochs,
             loss=loss_sum / max(seen, 1),
             acc=float(mlp.score(x_train, dataset.y_train)),
-            test_acc=float(mlp.score(x_test, dataset.y_test)),
+            val_acc=float(mlp.score(x_val, dataset.y_val)),
             epochs_this_run=done - start_epoch,
         )
         if done % config.checkpoint_every == 0 or done == config.epochs:

@@ -119,6 +119,7 @@ def _train(
         "data_sha256": dataset.sha256,
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape),
+        "val_fraction": config.val_fraction,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
@@ -164,7 +165,7 @@ def _train(
 
     x_train = torch.from_numpy(dataset.x_train).to(device)
     y_train = torch.from_numpy(dataset.y_train).to(device)
-    x_test = torch.from_numpy(dataset.x_test).to(device)
+    x_val = torch.from_numpy(dataset.x_val).to(device)
 {%- if dist %}
     rank_batch = math.ceil(config.batch_size / world_size)
 {%- else %}
@@ -230,16 +231,16 @@ def _train(
         done = epoch + 1
 {%- if dist %}
         # Rank 0 alone evaluates; the other ranks' progress is silent.
-        test_acc = _accuracy(model, x_test, dataset.y_test) if is_main else 0.0
+        val_acc = _accuracy(model, x_val, dataset.y_val) if is_main else 0.0
 {%- else %}
-        test_acc = _accuracy(model, x_test, dataset.y_test)
+        val_acc = _accuracy(model, x_val, dataset.y_val)
 {%- endif %}
         progress.epoch(
             done,
             config.epochs,
             loss=loss_sum / max(seen, 1),
             acc=correct / max(seen, 1),
-            test_acc=test_acc,
+            val_acc=val_acc,
             epochs_this_run=done - start_epoch,
         )
         if done % config.checkpoint_every == 0 or done == config.epochs:
@@ -255,7 +256,7 @@ def _train(
         onnx_bytes=_to_onnx(model, dataset),
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
-        test_probabilities=_probabilities(model, x_test),
+        test_probabilities=_probabilities(model, torch.from_numpy(dataset.x_test).to(device)),
         extra={
             "epochs": config.epochs,
 {%- if dist %}
