@@ -74,10 +74,34 @@ def grouped_by_project(exe_args: Callable[[Path], list[str]]) -> Callable[[list[
             proc = tools.run([*exe_args(project), *(str(u.path) for u in group)], cwd=project)
             if proc.returncode != 0:
                 output = proc.stdout + proc.stderr
-                hit = [u for u in group if str(u.path) in output or u.path.name in output]
+                # Tools that print the paths given name each file fully; ruff prints them
+                # relative to the project, so fall back to the file's name.
+                hit = [u for u in group if str(u.path) in output] or [u for u in group if u.path.name in output]
                 for unit in hit or group[:1]:
                     lines = [line for line in output.splitlines() if str(unit.path) in line] or output.splitlines()
                     failures.append(failure(unit, "\n".join(lines)))
+        return failures
+
+    return run
+
+
+def grouped_by_config(
+    exe_args: Callable[[Path], list[str]], config: Callable[[Path], list[Path]]
+) -> Callable[[list[Unit]], list[str]]:
+    """Like ``grouped_by_project``, but one command per distinct configuration (the bytes of
+    ``config(project)``) over every unit under it, from whichever project holds it: for
+    linters whose configuration names no path (yamllint), 56 variants share a handful."""
+
+    def run(units: list[Unit]) -> list[str]:
+        by_config: dict[tuple[bytes, ...], list[Unit]] = {}
+        for unit in units:
+            key = tuple(path.read_bytes() for path in config(unit.project))
+            by_config.setdefault(key, []).append(unit)
+        failures = []
+        for group in by_config.values():
+            # Every unit of the group is linted under the first one's (identical) configuration.
+            shared = [Unit(unit.path, group[0].project, unit.variants) for unit in group]
+            failures += grouped_by_project(exe_args)(shared)
         return failures
 
     return run

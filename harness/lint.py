@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import manifests
-from .checks import Check, CheckResult, Unit, failure, grouped_by_project, per_unit
+from .checks import Check, CheckResult, Unit, failure, grouped_by_config, grouped_by_project, per_unit
 from .errors import ToolMissing
 from .render import expected_files
 from .tools import compose_binary, which
@@ -121,7 +121,12 @@ def _leftover_jinja(units: list[Unit]) -> list[str]:
 
 CHECKS: tuple[Check, ...] = (
     Check("hadolint", _files("Dockerfile", "*.Dockerfile"), _config(".hadolint.yaml"), _hadolint),
-    Check("yamllint", _files("*.yaml", "*.yml"), _config(".yamllint.yaml"), grouped_by_project(_yamllint_args)),
+    Check(
+        "yamllint",
+        _files("*.yaml", "*.yml"),
+        _config(".yamllint.yaml"),
+        grouped_by_config(_yamllint_args, _config(".yamllint.yaml")),
+    ),
     Check("ruff check", _files("*.py"), _config("pyproject.toml"), grouped_by_project(_ruff_check_args)),
     Check("ruff format", _files("*.py"), _config("pyproject.toml"), grouped_by_project(_ruff_format_args)),
     Check("kustomize + kubernetes-validate", _overlays, lambda p: [], manifests.validate),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from .tools import which
 
 # The oldest and newest Kubernetes minor versions the generated manifests support.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
+# The two overlay checks run side by side; one builds an overlay while the other waits for
+# the cached result, instead of both building it.
+_BUILDING = threading.Lock()
 
 
 def build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list[str]]:
@@ -23,7 +27,8 @@ def build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list
     built: dict[str, Unit] = {}
     failures = []
     for n, unit in enumerate(units):
-        code, output = _kustomize_build(which("kubectl"), str(unit.path), _overlay_digest(unit.path))
+        with _BUILDING:
+            code, output = _kustomize_build(which("kubectl"), str(unit.path), _overlay_digest(unit.path))
         if code != 0:
             failures.append(failure(unit, "kubectl kustomize: " + output))
             continue

