@@ -222,15 +222,11 @@ def choice(*options: str) -> Rule:
     by_folded = {option.casefold(): option for option in options}
 
     def parse(raw: str) -> str:
-        return by_folded[raw.casefold()]  # KeyError is a LookupError, not a ValueError
+        if raw.casefold() not in by_folded:
+            raise ValueError
+        return by_folded[raw.casefold()]
 
-    def checked(raw: str) -> str:
-        try:
-            return parse(raw)
-        except KeyError:
-            raise ValueError from None
-
-    return Rule(f"must be one of {', '.join(options)}", checked)
+    return Rule(f"must be one of {', '.join(options)}", parse)
 
 
 def _boolean(raw: str) -> bool:
