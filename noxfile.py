@@ -7,9 +7,15 @@ The logic lives in the `harness` package; each session here is one line of inten
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
+
+# Python tools start two to three times faster from cached bytecode (checkov imports in
+# 2.9 s instead of 6.8 s), and a machine-wide PYTHONDONTWRITEBYTECODE would have every
+# session compile every module it imports again; the .nox environments are ours to write.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "unit"]
