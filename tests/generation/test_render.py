@@ -87,10 +87,11 @@ def test_cookiecutter_json_is_valid_json_with_prompts() -> None:
 
 def test_compiled_template_cache_changes_no_render(tmp_path: Path) -> None:
     """local_extensions.CompiledTemplateCache keeps compiled templates for the process: a
-    render after others (cache warm) equals one in a fresh process (cache cold)."""
+    render after others (cache warm) equals one in a fresh process (cache cold). The others
+    have another name, so every file and folder name template rendered to other text."""
     variant = options.covering_set()[-1]
     for other in options.covering_set()[:3]:
-        render(other, tmp_path / "others" / options.variant_id(other))
+        render(other, tmp_path / "others" / options.variant_id(other), project_name="Fashion Items")
     warm = render(variant, tmp_path / "warm")
     script = (
         "import sys; from pathlib import Path; from harness import options, render; "
