@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import options, progress, variant_terms
+from . import manifests, options, progress, variant_terms
 from .errors import HarnessError
 from .lint import file_set_failures, format_report, run_checks
 from .render import render_many
@@ -41,6 +41,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_lint(args: argparse.Namespace) -> int:
     variants = options.select(args.variants, pool=options.valid_variants())
     start = time.perf_counter()
+    if any(v["kubernetes"] != "none" for v in variants):
+        manifests.prewarm_policy()
     with tempfile.TemporaryDirectory(prefix="lint-") as tmp:
         projects = render_many(variants, Path(tmp))
         rendered = time.perf_counter() - start

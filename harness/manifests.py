@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,18 +18,22 @@ from .tools import which
 
 # The oldest and newest Kubernetes minor versions the generated manifests support.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
-# The two overlay checks run side by side; one builds an overlay while the other waits for
-# the cached result, instead of both building it.
+# The two overlay checks run side by side; one builds the overlays while the other waits
+# for the cached results, instead of both building them.
 _BUILDING = threading.Lock()
 
 
 def build_overlays(units: list[Unit], into: Path) -> tuple[dict[str, Unit], list[str]]:
-    """`kubectl kustomize` each overlay into ``into/overlay-N.yaml``; return file -> unit, and failures."""
+    """`kubectl kustomize` each overlay into ``into/overlay-N.yaml``; return file -> unit, and failures.
+
+    The builds run side by side, one per core; the overlay check that comes second finds
+    them cached."""
+    kubectl = which("kubectl")
+    with _BUILDING, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = list(pool.map(lambda u: _kustomize_build(kubectl, str(u.path), _overlay_digest(u.path)), units))
     built: dict[str, Unit] = {}
     failures = []
-    for n, unit in enumerate(units):
-        with _BUILDING:
-            code, output = _kustomize_build(which("kubectl"), str(unit.path), _overlay_digest(unit.path))
+    for n, (unit, (code, output)) in enumerate(zip(units, outcomes, strict=True)):
         if code != 0:
             failures.append(failure(unit, "kubectl kustomize: " + output))
             continue
@@ -66,15 +71,29 @@ def _attribute(built: dict[str, Unit], output: str, what: str) -> list[str]:
 
 
 def validate(units: list[Unit]) -> list[str]:
-    """Build every overlay with kustomize, then validate all builds in one run per Kubernetes version."""
+    """Build every overlay with kustomize, then validate all builds in one run per Kubernetes
+    version, the versions side by side."""
     validate = which("kubernetes-validate")
     with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
         built, failures = build_overlays(units, Path(tmp))
-        for version in KUBERNETES_VERSIONS if built else ():
-            proc = tools.run([validate, "--strict", "--quiet", "-k", version, *built])
-            if proc.returncode != 0:
-                failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
+        if not built:
+            return failures
+        with ThreadPoolExecutor(max_workers=len(KUBERNETES_VERSIONS)) as pool:
+            runs = pool.map(
+                lambda version: tools.run([validate, "--strict", "--quiet", "-k", version, *built]), KUBERNETES_VERSIONS
+            )
+            for version, proc in zip(KUBERNETES_VERSIONS, runs, strict=True):
+                if proc.returncode != 0:
+                    failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
     return failures
+
+
+def prewarm_policy() -> None:
+    """Start checkov's interpreter now (it imports for about 7 s) so that its import overlaps
+    the renders; :func:`policy` then hands it the built overlays."""
+    from .scan import static
+
+    tools.prewarm("checkov", env=static.checkov_env())
 
 
 def policy(units: list[Unit]) -> list[str]:

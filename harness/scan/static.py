@@ -92,6 +92,11 @@ def trivy_config(target: Path, out: Path) -> Outcome:
     return Outcome("trivy-config", PASS, 0, note)
 
 
+def checkov_env() -> dict[str, str]:
+    """checkov's environment: offline, no platform mapping download, no package scan."""
+    return {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+
+
 def checkov(target: Path, out: Path) -> Outcome:
     """checkov (dockerfile, kubernetes) offline; every failed check fails, skips need a reason."""
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +106,6 @@ def checkov(target: Path, out: Path) -> Outcome:
     else:
         work.unlink(missing_ok=True)
     work.mkdir()
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     proc = run(
         [
             tool("checkov"),
@@ -120,7 +124,7 @@ def checkov(target: Path, out: Path) -> Outcome:
             "--output-file-path",
             str(work),
         ],
-        env=env,
+        env=checkov_env(),
     )
     data = load_json(work / "results_json.json", proc)
     if (work / "results_sarif.sarif").is_file():
