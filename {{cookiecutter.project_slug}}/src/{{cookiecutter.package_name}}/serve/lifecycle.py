@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ..artifacts import ModelDirError
+from ..runtime import cpu_limit
 from .domain import Draining, ModelNotReady
 from .metrics import Metrics
 from .predictor import LoadedModel, ModelManager
@@ -30,7 +31,10 @@ class ServerState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.manager = ModelManager(settings.model_dir, settings.ort_threads, self.metrics)
+        # Requests run side by side on MAX_CONCURRENCY threads; each gets its share of the
+        # CPUs rather than all of them.
+        threads = settings.ort_threads or max(1, cpu_limit() // settings.max_concurrency)
+        self.manager = ModelManager(settings.model_dir, threads, self.metrics)
         self.draining = False
         self._inflight = 0
         self._lock = threading.Lock()

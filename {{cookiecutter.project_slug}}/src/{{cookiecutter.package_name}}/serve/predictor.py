@@ -203,6 +203,9 @@ def _load_model(path: Path, threads: int) -> LoadedModel:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle intra-op threads would spin for work after each run, taking the CPU that the
+    # event loop and the other inference threads need (ONNX Runtime's threading docs).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3

@@ -117,7 +117,10 @@ class Settings:
         5.0, number_in(0.05, 3600), "seconds between attempts to load a missing or broken model"
     )
     ort_threads: int = setting(
-        0, int_in(0, 256), "ONNX Runtime intra-op threads; 0 follows the container's CPU limit"
+        0,
+        int_in(0, 256),
+        "ONNX Runtime threads per inference; 0: the container's CPU limit shared among "
+        "MAX_CONCURRENCY inferences, at least 1",
     )
     max_image_pixels: int = setting(
         4096 * 4096,
