@@ -80,7 +80,13 @@ def train(
     torch.set_num_threads(threads)
     context = distributed.init({% if cuda %}config.device{% endif %}) if distributed.launched() else None
     try:
-        return _train(config, dataset, progress, stop, context)
+        trained = _train(config, dataset, progress, stop, context)
+        if context is not None:
+            # Every rank leaves the process group together: a rank that tears gloo down
+            # while rank 0 still exports the model can abort at exit ("terminate called
+            # without an active exception", seen under load).
+            distributed.barrier()
+        return trained
     finally:
         if context is not None:
             distributed.shutdown()
