@@ -27,7 +27,6 @@ from PIL import Image
 
 from ..artifacts import MANIFEST_FILE, ModelDir, ModelDirError, read_model_dir
 from ..data import preprocess_image
-from ..runtime import cpu_limit
 from .domain import ModelLoadError
 from .images import check_request_pixels, open_image, to_model_input
 from .metrics import Metrics
@@ -284,7 +283,7 @@ class ModelManager:
 
     def __init__(self, model_dir: Path, threads: int, metrics: Metrics) -> None:
         self.model_dir = model_dir
-        self.threads = threads or cpu_limit()
+        self.threads = threads  # ONNX Runtime threads per inference (ServerState decides)
         self.metrics = metrics
         self.current: LoadedModel | None = None
         # Why no model is served, in plain words for clients (None: no attempt failed yet).
