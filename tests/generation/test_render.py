@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,11 +18,26 @@ from harness.lint import file_set_failures
 from harness.render import render, tree_digest
 
 
+# The default project's names in any spelling: a file still holding one under another
+# project name has a name written out where the template should derive it from the answers.
+DEFAULT_NAMES = re.compile(r"digits[-_ ]?classifier", re.IGNORECASE)
+
+
 @pytest.mark.parametrize("variant", options.valid_variants(), ids=options.variant_id)
-def test_every_valid_variant_renders_exactly_its_files(variant: dict[str, str], tmp_path: Path) -> None:
-    project = render(variant, tmp_path)
-    assert project.name == "digits-classifier"
+def test_every_valid_variant_renders_exactly_its_files_named_from_the_answers(
+    variant: dict[str, str], tmp_path: Path
+) -> None:
+    project = render({**variant, "project_name": "Fashion Items"}, tmp_path)
+    assert project.name == "fashion-items"
     assert file_set_failures({"v": variant}, {"v": project}) == []
+    leftovers = []
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project).as_posix()
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        for number, line in enumerate([relative, *text.splitlines()]):
+            if DEFAULT_NAMES.search(line):
+                leftovers.append(f"{relative}:{number}: {line.strip()[:120]}" if number else f"{relative} (path)")
+    assert leftovers == [], "default project names where the answers' names belong:\n" + "\n".join(leftovers)
 
 
 @pytest.mark.parametrize("variant", options.invalid_variants(), ids=options.variant_id)

@@ -97,7 +97,7 @@ class Settings:
         10.0, number_in(0.001, 3600), "seconds an inference may take before the request gets 504"
     )
     model_name: str = setting(
-        "digits-classifier", _NAME, "the model's name in the /v2 (Open Inference Protocol) paths"
+        "{{ cookiecutter.project_slug }}", _NAME, "the model's name in the /v2 (Open Inference Protocol) paths"
     )
     top_k: int = setting(3, int_in(1, 1000), "classes returned per image unless the request asks")
     workers: int = setting(
