@@ -102,7 +102,7 @@ def scan(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmark sizes, builds, serving, compose scaling, training, lint and the demo (needs wrk)."""
+    """Benchmark sizes, builds, serving against BentoML, LitServe and KServe, compose, training, lint, the demo."""
     session.install(*PINS, *HARNESS, *LINTERS, "pip", "matplotlib")
     session.run("python", "-m", "harness.bench", *session.posargs)
 

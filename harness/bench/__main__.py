@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import options
 
-GROUPS = ("builds", "serve", "compose", "ddp", "lint", "demo")
+GROUPS = ("builds", "serve", "peers", "compose", "ddp", "lint", "demo")
 DEFAULT_SPECS = ["accelerator=cpu,python_version=3.11"]
 
 
@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         bench.save()
 
     engine = None
-    if only & {"builds", "serve", "compose", "ddp", "demo"}:
+    if only & {"builds", "serve", "peers", "compose", "ddp", "demo"}:
         from ..engine import find_engine
 
         engine = find_engine()
         bench.meta["machine"]["docker"] = engine.server_version
     for variant in variants:
         vid = options.variant_id(variant)
-        if not only & {"builds", "serve", "compose", "ddp"}:
+        if not only & {"builds", "serve", "peers", "compose", "ddp"}:
             break
         try:
             v = Variant(engine, variant)
@@ -89,10 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             step(f"{vid} builds", sizes_and_builds, bench, v, runs, cold=not args.quick, heavy_naive=heavy)
         else:
             step(f"{vid} images", lambda v=v: [v.ours(t) for t in ("train", "serve", "lb")])
-        if "serve" in only:
+        if only & {"serve", "peers"}:
             train_runs = runs if variant["framework"] == "sklearn" else 1
             compose = "compose" in only and variant == variants[0]
-            step(f"{vid} train+serve", train_and_serve, bench, v, runs, seconds, train_runs, compose)
+            with_peers = "peers" in only
+            step(f"{vid} train+serve", train_and_serve, bench, v, runs, seconds, train_runs, compose, with_peers)
         if "ddp" in only and variant["distributed_training"] == "torchrun":
             step(f"{vid} ddp", ddp, bench, v)
     if "lint" in only:

@@ -44,24 +44,34 @@ def build_baseline(
 ) -> build.BuildResult:
     """Build ``naive`` or ``floor`` for ``requirements`` (serve or train) of the project."""
     dockerfile, stage = BASELINES[kind]
+    args = {"BASE_IMAGE": base_image, "REQUIREMENTS": requirements}
+    log = log_dir / f"build-{kind}-{requirements}.log"
+    return build_offline(engine, project, dockerfile, stage, tag, args, log, no_cache=no_cache)
+
+
+def build_offline(
+    engine: Engine,
+    context: Path,
+    dockerfile: Path,
+    stage: str,
+    tag: str,
+    build_args: dict[str, str],
+    log: Path,
+    *,
+    no_cache: bool = False,
+) -> build.BuildResult:
+    """Build ``stage`` of ``dockerfile`` in ``context`` (which holds a filled .wheelhouse/)
+    with no package index: the pip.conf (``no-index``) and the host's CA as BuildKit secrets,
+    as harness/build.py builds our images. Raises build.BuildError with the log's tail."""
     ca = build.HOST_CA_BUNDLE if build.HOST_CA_BUNDLE.is_file() else None
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-secrets-") as secrets:
         pip_conf = build.write_pip_conf(Path(secrets) / "pip.conf", offline=True, with_ca=ca is not None)
         secret_args = ["--secret", f"id=pipconf,src={pip_conf}"]
         if ca is not None:
             secret_args += ["--secret", f"id=ca,src={ca}"]
         return build._build_one(
-            engine,
-            Path(project),
-            stage,
-            [tag],
-            {"BASE_IMAGE": base_image, "REQUIREMENTS": requirements},
-            secret_args,
-            log_dir / f"build-{kind}-{requirements}.log",
-            no_cache,
-            ["-f", str(dockerfile)],
-            60,
+            engine, Path(context), stage, [tag], build_args, secret_args, log, no_cache, ["-f", str(dockerfile)], 60
         )
 
 

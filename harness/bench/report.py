@@ -195,7 +195,8 @@ def render_markdown(bench: Mapping[str, Any]) -> str:
 
 
 def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
-    """Sizes (ours / naive / floor), predict vs no-op throughput, build and rebuild times."""
+    """Sizes (ours / naive / floor), predict vs no-op throughput, build and rebuild times,
+    ours against the serving frameworks (peers) on the same model."""
     try:
         import matplotlib
 
@@ -211,7 +212,7 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
 
     variants = bench.get("meta", {}).get("variants", [])
     by_target = [(v, t) for v in variants for t in ("serve", "train")]
-    fig, axes = plt.subplots(1, 4, figsize=(22, 5.4))
+    fig, axes = plt.subplots(1, 5, figsize=(27, 5.4))
     panels = [
         (
             axes[0],
@@ -244,6 +245,20 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             by_target,
             1.0,
             True,
+        ),
+        (
+            axes[4],
+            "Same model.onnx, concurrency 16 (req/s)",
+            [
+                ("ours /v1", "http.{v}.predict.c16.rps"),
+                ("BentoML", "peer.{v}.bentoml.c16.rps"),
+                ("LitServe", "peer.{v}.litserve.c16.rps"),
+                ("ours /v2", "peer.{v}.ours-v2.c16.rps"),
+                ("KServe", "peer.{v}.kserve.c16.rps"),
+            ],
+            [(v, "") for v in variants],
+            1.0,
+            False,
         ),
     ]
     for ax, title, series, groups, scale, log in panels:

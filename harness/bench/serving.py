@@ -10,16 +10,24 @@ from pathlib import Path
 
 from .. import smoke
 from ..sandbox import Sandbox, wait_http
-from . import http
+from . import http, peers
 from .core import LOAD_ENV, Bench, Variant, read_one, timed
 from .report import Target
 
 
 def train_and_serve(
-    bench: Bench, v: Variant, runs: int, seconds: float, train_runs: int, compose: bool = False
+    bench: Bench,
+    v: Variant,
+    runs: int,
+    seconds: float,
+    train_runs: int,
+    compose: bool = False,
+    with_peers: bool = False,
 ) -> None:
     """Train (time, accuracy), serve start to ready, predict vs no-op under wrk; with
-    ``compose``, then compose scaling on the same trained model (its volume is the box's).
+    ``with_peers``, the same model served by BentoML, LitServe and KServe beside ours
+    (harness/bench/peers.py); with ``compose``, then compose scaling on the same trained
+    model (its volume is the box's).
     """
     vid = v.id
     images = v.as_images()
@@ -107,6 +115,8 @@ def train_and_serve(
                 if pred.errors or noop.errors:
                     bench.note(f"{vid}: wrk saw errors at c={conc} (predict {pred.errors}, no-op {noop.errors})")
             bench.save()
+        if with_peers:
+            peers.compare(bench, v, box, models, png, url, runs, seconds)
         v.engine.run("rm", "-f", box.name(f"serve{runs - 1}"), check=False)
         if compose:
             compose_scaling(bench, v, models, runs, seconds, body)
