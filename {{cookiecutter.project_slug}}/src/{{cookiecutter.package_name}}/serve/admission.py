@@ -1,9 +1,10 @@
-"""Admission of inference requests: a MAX_CONCURRENCY slot, then the job off the event loop.
+"""Admission of inference requests: a MAX_CONCURRENCY slot, then the job on the inference workers.
 
 The slot is taken before the request body is read, so at most MAX_CONCURRENCY bodies are
 in memory at once and an overloaded replica answers 503 without reading an upload. It
-is held until the inference thread ends, also when the client was answered 504 first:
-work whose client gave up is bounded by the same slots, never piled up.
+is held until the job ends, also when the client was answered 504 first: work whose
+client gave up is bounded by the same slots, never piled up, and dropped if no worker
+has started it yet.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+
+import numpy as np
 
 from .domain import InferenceTimeout, Overloaded
 from .lifecycle import ServerState
-
-T = TypeVar("T")
+from .predictor import LoadedModel
 
 
 class Admission:
-    """``async with Admission(state) as admitted: ... await admitted.run(func, *args)``.
+    """``async with Admission(state) as admitted: ... await admitted.infer(model, n, prepare)``.
 
-    Entering raises Overloaded (503) when MAX_CONCURRENCY slots are taken; ``run`` raises
-    InferenceTimeout (504) after REQUEST_TIMEOUT. Leaving before ``run`` gives the slot
+    Entering raises Overloaded (503) when MAX_CONCURRENCY slots are taken; ``infer`` raises
+    InferenceTimeout (504) after REQUEST_TIMEOUT. Leaving before ``infer`` gives the slot
     back at once; after it, the job's end does.
     """
 
@@ -40,20 +41,27 @@ class Admission:
             )
         return self
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """``func(*args)`` on the inference threads, awaited for at most REQUEST_TIMEOUT."""
-        job = asyncio.get_running_loop().run_in_executor(self.state.executor, func, *args)
+    async def infer(self, model: LoadedModel, size: int, prepare: Callable[[], np.ndarray]) -> np.ndarray:
+        """Probabilities [size, classes] of the examples prepare() returns: prepared and
+        run on an inference worker, batched with other requests' examples (batching.py),
+        awaited for at most REQUEST_TIMEOUT. Raises what prepare or the model raised,
+        or InferenceTimeout; a job not started when its client stops waiting is dropped."""
+        job = self.state.batcher.submit(model, size, prepare)
         self._handed_over = True
-        job.add_done_callback(self.state.release)  # the slot is held until the thread is done
+        job.future.add_done_callback(self.state.release)  # the slot is held until the job is done
         timeout = self.state.settings.request_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(job), timeout)
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
         except TimeoutError:
+            job.abandoned = True
             raise InferenceTimeout(
                 f"inference took longer than {timeout}s (REQUEST_TIMEOUT); "
                 "retry, or send fewer images per request",
                 retry_after=1,
             ) from None
+        except asyncio.CancelledError:  # the client went away
+            job.abandoned = True
+            raise
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -8,7 +8,7 @@ import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..artifacts import ModelDirError
 from ..runtime import cpu_limit
+from .batching import Batcher
 from .domain import Draining, ModelNotReady
 from .metrics import Metrics
 from .predictor import LoadedModel, ModelManager
@@ -31,31 +32,16 @@ class ServerState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        # Requests run side by side on MAX_CONCURRENCY threads; each gets its share of the
-        # CPUs rather than all of them.
-        threads = settings.ort_threads or max(1, cpu_limit() // settings.max_concurrency)
+        # One inference worker per CPU (at most MAX_CONCURRENCY), each running whole batches
+        # with its share of the CPUs.
+        workers = max(1, min(cpu_limit(), settings.max_concurrency))
+        threads = settings.ort_threads or max(1, cpu_limit() // workers)
         self.manager = ModelManager(settings.model_dir, threads, self.metrics)
+        wait = settings.batch_wait_ms / 1000
+        self.batcher = Batcher(workers, settings.batch_max_images, wait, self.metrics)
         self.draining = False
         self._inflight = 0
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """The inference threads (MAX_CONCURRENCY of them), created on first use."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.settings.max_concurrency, thread_name_prefix="inference"
-                )
-            return self._executor
-
-    def shutdown_executor(self) -> None:
-        """Stop the inference threads, dropping queued jobs."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
 
     def try_acquire(self) -> bool:
         """Take a prediction slot (held from reading the body to the inference's end);
@@ -204,6 +190,6 @@ def lifespan(state: ServerState) -> Callable[[FastAPI], AbstractAsyncContextMana
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             remove_signal_handlers()
-            state.shutdown_executor()
+            state.batcher.stop()
 
     return run

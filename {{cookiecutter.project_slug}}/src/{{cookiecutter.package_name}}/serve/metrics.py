@@ -131,6 +131,12 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
+        self.run_batch_size = Histogram(
+            "model_run_batch_size",
+            "Images per model run: the requests batched together (BATCH_MAX_IMAGES, BATCH_WAIT_MS).",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
         self.model_info = Gauge(
             "model_info",
             "The model being served (value 1), labelled with its version and framework.",

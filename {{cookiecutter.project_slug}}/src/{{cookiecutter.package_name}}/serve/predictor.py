@@ -141,22 +141,6 @@ def preprocess_uploads(
     return np.stack(examples).astype(np.float32)
 
 
-def classify(
-    model: LoadedModel,
-    uploads: Sequence[tuple[str, bytes]],
-    top_k: int,
-    max_image_pixels: int,
-    max_request_pixels: int,
-    metrics: Metrics | None = None,
-) -> list[list[ClassScore]]:
-    """Top-k classes for each ``(name, file bytes)`` upload (blocking; run off the loop).
-
-    Raises the BadImage errors of ``images.py`` and RuntimeError (see ``probabilities``).
-    """
-    batch = preprocess_uploads(model, uploads, max_image_pixels, max_request_pixels)
-    return model.top_k(model.probabilities(batch, metrics), top_k)
-
-
 def _fingerprint(path: Path) -> tuple[int, int]:
     try:
         stat = (path / MANIFEST_FILE).stat()

@@ -119,8 +119,16 @@ class Settings:
     ort_threads: int = setting(
         0,
         int_in(0, 256),
-        "ONNX Runtime threads per inference; 0: the container's CPU limit shared among "
-        "MAX_CONCURRENCY inferences, at least 1",
+        "ONNX Runtime threads per model run; 0: the container's CPU limit shared among the "
+        "inference workers (one per CPU, at most MAX_CONCURRENCY), at least 1",
+    )
+    batch_max_images: int = setting(
+        32, int_in(1, 4096), "most images in one model run: requests waiting together are batched up to this"
+    )
+    batch_wait_ms: float = setting(
+        0.0,
+        number_in(0, 1000),
+        "milliseconds a batch waits for more requests after its first; 0 batches only those already waiting",
     )
     max_image_pixels: int = setting(
         4096 * 4096,

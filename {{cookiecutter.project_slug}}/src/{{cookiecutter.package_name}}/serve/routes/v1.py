@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Query, Request
 
 from ..admission import Admission
 from ..deps import Model, State
 from ..errors import ERROR_RESPONSES, ApiError
 from ..parsing import read_images
-from ..predictor import classify
+from ..predictor import preprocess_uploads
 from ..schemas import (
     MAX_TOP_K,
     ClassProbability,
@@ -56,9 +58,9 @@ async def predict(
             )
         state.metrics.batch_size.observe(len(images))
         uploads = [(image.name, image.data) for image in images]
-        results = await admitted.run(
-            classify, model, uploads, k, settings.max_image_pixels, settings.max_request_pixels, state.metrics
-        )
+        limits = (settings.max_image_pixels, settings.max_request_pixels)
+        prepare = partial(preprocess_uploads, model, uploads, *limits)
+        results = model.top_k(await admitted.infer(model, len(uploads), prepare), k)
     return PredictResponse(
         model_version=model.version,
         predictions=[

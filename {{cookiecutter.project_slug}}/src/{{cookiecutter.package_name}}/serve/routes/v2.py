@@ -7,6 +7,7 @@ the codec is ``protocol_v2.py``. The model is MODEL_NAME, its version the manife
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -109,14 +110,12 @@ async def model_metadata(
     )
 
 
-def _probabilities(model: LoadedModel, decoded: Decoded, settings: Settings, metrics: Any) -> np.ndarray:
-    """Blocking: preprocess the images (if any) and run the model; on the inference threads."""
+def _model_input(model: LoadedModel, decoded: Decoded, settings: Settings) -> np.ndarray:
+    """Blocking: the request's tensor, or its images preprocessed; on an inference worker."""
     if decoded.tensor is not None:
-        batch = decoded.tensor
-    else:
-        uploads = [(f"{IMAGE_INPUT}[{number}]", data) for number, data in enumerate(decoded.images or [])]
-        batch = preprocess_uploads(model, uploads, settings.max_image_pixels, settings.max_request_pixels)
-    return model.probabilities(batch, metrics)
+        return decoded.tensor
+    uploads = [(f"{IMAGE_INPUT}[{number}]", data) for number, data in enumerate(decoded.images or [])]
+    return preprocess_uploads(model, uploads, settings.max_image_pixels, settings.max_request_pixels)
 
 
 async def infer(
@@ -135,7 +134,8 @@ async def infer(
             max_batch=settings.max_batch,
         )
         state.metrics.batch_size.observe(decoded.batch)
-        probabilities = await admitted.run(_probabilities, model, decoded, settings, state.metrics)
+        prepare = partial(_model_input, model, decoded, settings)
+        probabilities = await admitted.infer(model, decoded.batch, prepare)
     labels = model.model_dir.labels
     content, headers = encode_response(decoded, probabilities, labels, model_name, model.version)
     return Response(content, headers=headers)
