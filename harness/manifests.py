@@ -1,23 +1,29 @@
 """Checks of the Kubernetes overlays: each built once with kustomize, then validated against
-the API schemas of the oldest and newest supported Kubernetes (kubernetes-validate) and
-scanned by the same policy scanners as `nox -s scan` (trivy config, checkov)."""
+the API schemas of the oldest and newest supported Kubernetes (kubernetes-validate), KServe
+resources against KServe's own API classes (harness.kserve_schema), and scanned by the same
+policy scanners as `nox -s scan` (trivy config, checkov)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import tools
+import yaml
+
+from . import kserve_schema, tools
 from .checks import Unit, failure
 from .tools import which
 
 # The oldest and newest Kubernetes minor versions the generated manifests support.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
+# What kubernetes-validate warns, still exiting 0, about a kind it has no schema for.
+NO_SCHEMA = "Couldn't find schema"
 # The two overlay checks run side by side; one builds the overlays while the other waits
 # for the cached results, instead of both building them.
 _BUILDING = threading.Lock()
@@ -72,20 +78,72 @@ def _attribute(built: dict[str, Unit], output: str, what: str) -> list[str]:
 
 def validate(units: list[Unit]) -> list[str]:
     """Build every overlay with kustomize, then validate all builds in one run per Kubernetes
-    version, the versions side by side."""
+    version, the versions side by side. KServe documents go to KServe's API classes instead,
+    alongside: kubernetes-validate has no schema for them, and only warns about a kind it
+    does not know, which fails here."""
     validate = which("kubernetes-validate")
     with tempfile.TemporaryDirectory(prefix="kustomize-") as tmp:
         built, failures = build_overlays(units, Path(tmp))
         if not built:
             return failures
-        with ThreadPoolExecutor(max_workers=len(KUBERNETES_VERSIONS)) as pool:
+        custom = _take_out_kserve(built)
+        with ThreadPoolExecutor(max_workers=len(KUBERNETES_VERSIONS) + 1) as pool:
+            kserve = pool.submit(_kserve_failures, built, custom)
             runs = pool.map(
                 lambda version: tools.run([validate, "--strict", "--quiet", "-k", version, *built]), KUBERNETES_VERSIONS
             )
             for version, proc in zip(KUBERNETES_VERSIONS, runs, strict=True):
-                if proc.returncode != 0:
+                # A kind without a schema is only a warning (exit 0): fail it, not pass it.
+                if proc.returncode != 0 or NO_SCHEMA in proc.stdout + proc.stderr:
                     failures += _attribute(built, proc.stdout + proc.stderr, f"kubernetes-validate {version}")
+            failures += kserve.result()
     return failures
+
+
+def _take_out_kserve(built: dict[str, Unit]) -> dict[str, list[dict]]:
+    """Remove the KServe documents from each built file that has any (the rest stays for
+    kubernetes-validate); return file -> the documents removed."""
+    custom = {}
+    for path in built:
+        text = Path(path).read_text(encoding="utf-8")
+        if kserve_schema.GROUP + "/" not in text:
+            continue
+        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        custom[path] = [doc for doc in docs if kserve_schema.is_kserve(doc)]
+        kept = [doc for doc in docs if not kserve_schema.is_kserve(doc)]
+        Path(path).write_text(yaml.safe_dump_all(kept, sort_keys=False), encoding="utf-8")
+    return {path: docs for path, docs in custom.items() if docs}
+
+
+def _kserve_failures(built: dict[str, Unit], custom: dict[str, list[dict]]) -> list[str]:
+    """One failure per overlay whose KServe documents break KServe's API classes, a line per
+    problem: ``<file> <kind>/<name>: <field path>: <rule>``. kserve is imported only here,
+    and only if some overlay has such a document; when it cannot be, every one fails."""
+    failures = []
+    for path, docs in custom.items():
+        unit = built[path]
+        try:
+            lines = [
+                f"{_source(unit, doc)} {doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}: {problem}"
+                for doc in docs
+                for problem in kserve_schema.problems(doc)
+            ]
+        except kserve_schema.KServeUnavailable as exc:
+            lines = [str(exc)]
+        if lines:
+            what = f"kserve {kserve_schema.version()} API"
+            failures.append(failure(unit, "\n".join(f"{what}: {line}" for line in lines)))
+    return failures
+
+
+def _source(unit: Unit, doc: dict) -> str:
+    """The file of the overlay (or its base) that declares ``doc``'s kind, relative to the project."""
+    pattern = re.compile(rf"^kind:\s*{re.escape(str(doc.get('kind')))}\s*$", re.MULTILINE)
+    for folder in (unit.path, unit.path.parent.parent / "base"):
+        for file in sorted(folder.rglob("*.y*ml")):
+            if pattern.search(file.read_text(encoding="utf-8")):
+                return file.relative_to(unit.project).as_posix()
+    return unit.path.relative_to(unit.project).as_posix()
 
 
 def prewarm_policy() -> None:

@@ -17,7 +17,6 @@ from harness import options
 from harness.lint import file_set_failures
 from harness.render import render, tree_digest
 
-
 # The default project's names in any spelling: a file still holding one under another
 # project name has a name written out where the template should derive it from the answers.
 DEFAULT_NAMES = re.compile(r"digits[-_ ]?classifier", re.IGNORECASE)
