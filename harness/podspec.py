@@ -35,6 +35,9 @@ command / args                                  ``--entrypoint command[0]``, the
                                                 after the image; ``$(VAR)`` expanded the
                                                 way the kubelet does, from the env above
 workingDir                                      ``--workdir``
+InferenceService (KServe): the predictor's pod  as a Deployment's pod spec; its container's
+spec, and its ``STORAGE_URI=pvc://<claim>``     ``--volume <prefix><claim>:/mnt/models:ro``
+                                                (what KServe mounts for that URI)
 ==============================================  ==========================================
 
 What it does NOT reproduce: probes (startup, readiness, liveness) and lifecycle hooks
@@ -73,7 +76,12 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "ReplicaSet": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    # KServe's predictor spec is a pod spec with KServe's own fields beside it.
+    "InferenceService": ("spec", "predictor"),
 }
+
+# Where KServe mounts a predictor's STORAGE_URI (its storage initializer, or the claim itself).
+KSERVE_MODEL_MOUNT = "/mnt/models"
 
 _BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL_SUFFIXES = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
@@ -205,6 +213,8 @@ def docker_run(
     for key, value in resolved.items():
         options += ["--env", f"{key}={value}"]
 
+    if kind == "InferenceService":
+        options += _kserve_storage(resolved, volume_prefix, volumes)
     options += _resource_options(ctr.get("resources") or {}, gpus)
     if ctr.get("workingDir"):
         options += ["--workdir", ctr["workingDir"]]
@@ -275,6 +285,21 @@ def _security_options(pod: Mapping[str, Any], ctr: Mapping[str, Any]) -> list[st
     elif seccomp == "Localhost":
         raise PodSpecError("a Localhost seccomp profile lives on the node; docker cannot reproduce it")
     return options
+
+
+def _kserve_storage(env: Mapping[str, str], prefix: str, named: dict[str, str]) -> list[str]:
+    """What KServe does for a custom container's ``STORAGE_URI=pvc://<claim>``: the claim,
+    mounted read-only at /mnt/models (a sub-path of the claim is not translated)."""
+    uri = env.get("STORAGE_URI", "")
+    if not uri:
+        return []
+    if not uri.startswith("pvc://"):
+        raise PodSpecError(f"STORAGE_URI {uri!r} is not translated: only pvc://<claim> maps to a Docker volume")
+    claim, _, sub_path = uri.removeprefix("pvc://").partition("/")
+    if sub_path.strip("/"):
+        raise PodSpecError(f"STORAGE_URI {uri!r}: a sub-path of the claim is not translated")
+    named[prefix + claim] = KSERVE_MODEL_MOUNT
+    return ["--volume", f"{prefix}{claim}:{KSERVE_MODEL_MOUNT}:ro"]
 
 
 def _volume_options(spec: Mapping[str, Any], ctr: Mapping[str, Any], prefix: str) -> tuple[list[str], dict[str, str]]:

@@ -5,7 +5,8 @@ harness.podspec into `docker run` arguments: user and group, read-only root file
 all capabilities dropped, no privilege escalation, tmpfs for each emptyDir, environment
 from the ConfigMaps, CPU and memory limits, command and args as written. The train Job must
 complete and write a model; the serve Deployment must pass its readiness path within the
-startupProbe budget and answer a prediction. With torchrun, two train containers on one
+startupProbe budget and answer a prediction, and so must the kserve overlay's
+InferenceService predictor on the model the Job trained. With torchrun, two train containers on one
 network are node 0 and node 1 exactly as the Indexed Job wires them.
 """
 
@@ -25,12 +26,16 @@ OVERLAY = "dev"
 pytestmark = pytest.mark.kubernetes
 
 
-@pytest.fixture
-def manifest(images: VariantImages) -> str:
-    overlay = images.project / "k8s" / "overlays" / OVERLAY
+def kustomize(images: VariantImages, name: str) -> str:
+    overlay = images.project / "k8s" / "overlays" / name
     proc = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"kubectl kustomize {overlay} failed: {proc.stderr}"
     return proc.stdout
+
+
+@pytest.fixture
+def manifest(images: VariantImages) -> str:
+    return kustomize(images, OVERLAY)
 
 
 def slug(images: VariantImages) -> str:
@@ -90,5 +95,20 @@ def test_train_job_and_serve_deployment_run_under_their_pod_constraints(
     assert inspect["ReadonlyRootfs"] is True
     assert inspect["CapDrop"] == ["ALL"]
 
+    answer = post_images(f"{url}/v1/predict", {"digit.png": smoke.sample_png(engine, images)})
+    assert answer["predictions"][0]["top_k"][0]["label"] in [str(d) for d in range(10)]
+
+    # The kserve overlay's predictor: the same image under the InferenceService's pod spec,
+    # the models claim the Job filled mounted where KServe mounts its STORAGE_URI.
+    kserve = kustomize(images, "kserve")
+    predictor = docker_run(kserve, slug(images), "InferenceService", image=images.image("serve"), volume_prefix=prefix)
+    assert not predictor.unresolved, predictor.unresolved
+    port = int(predictor.env["PORT"])
+    start(box, predictor, "predictor", ["-p", f"127.0.0.1::{port}"])
+    url = f"http://127.0.0.1:{box.host_port('predictor', port)}"
+    try:
+        wait_http(f"{url}/v2/health/ready", timeout=120)
+    except TimeoutError as exc:
+        pytest.fail(f"the kserve predictor did not get ready: {exc}\n{box.logs('predictor')[-3000:]}")
     answer = post_images(f"{url}/v1/predict", {"digit.png": smoke.sample_png(engine, images)})
     assert answer["predictions"][0]["top_k"][0]["label"] in [str(d) for d in range(10)]

@@ -71,6 +71,8 @@ def workloads(manifest: str) -> list[tuple[str, str, str]]:
         spec: dict[str, Any] | None = None
         if doc["kind"] in ("Deployment", "Job"):
             spec = doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "InferenceService":
+            spec = doc["spec"]["predictor"]
         if spec:
             found += [(doc["kind"], doc["metadata"]["name"], c["name"]) for c in spec["containers"]]
     return found
@@ -79,9 +81,11 @@ def workloads(manifest: str) -> list[tuple[str, str, str]]:
 def test_the_rendered_overlays_are_the_expected_ones(built: dict[tuple[str, str], str]) -> None:
     assert sorted(built) == [
         ("sklearn", "dev"),
+        ("sklearn", "kserve"),
         ("sklearn", "prod"),
         ("torchrun-cuda", "dev"),
         ("torchrun-cuda", "gpu"),
+        ("torchrun-cuda", "kserve"),
         ("torchrun-cuda", "prod"),
     ]
 
@@ -89,7 +93,8 @@ def test_the_rendered_overlays_are_the_expected_ones(built: dict[tuple[str, str]
 def test_every_container_of_every_overlay_runs_restricted(built: dict[tuple[str, str], str]) -> None:
     for (variant, overlay), manifest in built.items():
         found = workloads(manifest)
-        assert {(k, n) for k, n, _ in found} == {("Deployment", f"{SLUG}-serve"), ("Job", f"{SLUG}-train")}
+        serving = ("InferenceService", SLUG) if overlay == "kserve" else ("Deployment", f"{SLUG}-serve")
+        assert {(k, n) for k, n, _ in found} == {serving, ("Job", f"{SLUG}-train")}
         for kind, name, container in found:
             run = docker_run(manifest, name, kind, container=container)
             argv = run.argv()
@@ -242,3 +247,12 @@ def test_expand_vars_follows_the_kubelet() -> None:
     assert expand_vars("$(MISSING)", env) == "$(MISSING)"
     assert expand_vars("$$(A)", env) == "$(A)"
     assert expand_vars("cost $5", env) == "cost $5"
+
+
+def test_kserve_predictor_mounts_its_storage_uri_claim_where_model_dir_points(
+    built: dict[tuple[str, str], str],
+) -> None:
+    run = docker_run(built[("sklearn", "kserve")], SLUG, "InferenceService", volume_prefix="t-")
+    assert pairs(run.argv(), "--volume") == [f"t-{SLUG}-models:/mnt/models:ro"]
+    assert run.env["MODEL_DIR"] == "/mnt/models/current"
+    assert run.image == f"{REPO}:0.1.0-serve"
