@@ -26,6 +26,8 @@ PINS = ["-c", "requirements/harness.txt"]
 # What the harness package itself imports: cookiecutter (render), packaging (wheel tags),
 # rich (live progress on a terminal).
 HARNESS = ["cookiecutter", "packaging", "rich"]
+# KServe's Python package: its API classes (lint) and its REST client (test).
+KSERVE = "kserve==0.21.0"
 LINTERS = [
     "ruff",
     "yamllint",
@@ -39,7 +41,7 @@ LINTERS = [
     "checkov",
     # KServe's API classes: the schema the kserve overlay's InferenceService is checked
     # against (harness/kserve_schema.py).
-    "kserve==0.21.0",
+    KSERVE,
 ]
 SCANNERS = [*LINTERS, "bandit", "bandit-sarif-formatter", "pip-audit"]
 
@@ -89,8 +91,8 @@ def build(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def test(session: nox.Session) -> None:
     """Run variants on the Docker engine: train, serve, predict, project tests, compose, policy."""
-    # tritonclient: the Open Inference Protocol's real client, against the serve containers.
-    session.install(*PINS, *HARNESS, "pip", "pillow", "pytest", "tritonclient[http]")
+    # The Open Inference Protocol's real clients, Triton's and KServe's, against the serve containers.
+    session.install(*PINS, *HARNESS, "pip", "pillow", "pytest", "tritonclient[http]", KSERVE)
     variants = [f"--variants={spec}" for spec in session.posargs]
     session.run("pytest", "tests/docker", "-v", "-rA", "--durations=10", *variants)
 

@@ -9,6 +9,8 @@ through the load balancer while a replica is killed, and the images keep their p
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import io
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import kserve
 import numpy as np
 import pytest
 import tritonclient.http as tritonclient
@@ -33,8 +36,9 @@ MIN_ACCURACY = 0.95
 
 
 def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: VariantImages) -> None:
-    """Over /v1, and over the Open Inference Protocol with Triton's own client (tritonclient),
-    which must agree with /v1 on every image; the client's default binary tensors are used."""
+    """Over /v1, and over the Open Inference Protocol with Triton's own client (tritonclient,
+    its default binary tensors) and KServe's (InferenceRESTClient, JSON), which must agree
+    with /v1 on every image."""
     models, data = smoke.train(box, images)
     url = smoke.serve(box, images, models)
     digits = smoke.held_out_images(box, images, data)
@@ -54,6 +58,20 @@ def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: Varia
     image.set_data_from_numpy(np.array([digits[file][1] for file in files], dtype=np.object_))
     answer = client.infer(name, [image], outputs=[tritonclient.InferRequestedOutput("label")])
     assert [label.decode() for label in answer.as_numpy("label")] == [v1_labels[file] for file in files]
+
+    # KServe's own REST client, with images as base64 BYTES in JSON, as KServe's image
+    # examples send them.
+    encoded = [base64.b64encode(digits[file][1]).decode() for file in files]
+    request = kserve.InferRequest(name, [kserve.InferInput("image", [len(files)], "BYTES", data=encoded)])
+
+    async def kserve_round_trip() -> list[str]:
+        async with kserve.InferenceRESTClient(kserve.RESTConfig(protocol="v2")) as rest:
+            assert await rest.is_server_ready(url) and await rest.is_model_ready(url, name)
+            response = await rest.infer(url, request, model_name=name)
+        [label] = [output for output in response.outputs if output.name == "label"]
+        return [str(value) for value in label.data]
+
+    assert asyncio.run(kserve_round_trip()) == [v1_labels[file] for file in files]
 
 
 def test_trained_on_rgb_shapes_the_server_classifies_jpegs_of_another_size(box: Sandbox, images: VariantImages) -> None:
