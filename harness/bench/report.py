@@ -212,10 +212,8 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
 
     variants = bench.get("meta", {}).get("variants", [])
     by_target = [(v, t) for v in variants for t in ("serve", "train")]
-    fig, axes = plt.subplots(1, 5, figsize=(27, 5.4))
     panels = [
         (
-            axes[0],
             "Image size (MB)",
             [("ours", "size.{v}.{t}.ours"), ("naive", "size.{v}.{t}.naive"), ("floor", "size.{v}.{t}.floor")],
             by_target,
@@ -223,7 +221,6 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             False,
         ),
         (
-            axes[1],
             "Throughput, concurrency 16 (req/s)",
             [("predict", "http.{v}.predict.c16.rps"), ("no-op", "http.{v}.noop.c16.rps")],
             [(v, "") for v in variants],
@@ -231,7 +228,6 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             False,
         ),
         (
-            axes[2],
             "Cold build, serve (s)",
             [("ours", "build.{v}.serve.cold.ours"), ("naive", "build.{v}.serve.cold.naive")],
             [(v, "") for v in variants],
@@ -239,7 +235,6 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             False,
         ),
         (
-            axes[3],
             "Rebuild after a one-line edit (s, log scale)",
             [("ours", "build.{v}.{t}.edit.ours"), ("naive", "build.{v}.{t}.edit.naive")],
             by_target,
@@ -247,7 +242,6 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             True,
         ),
         (
-            axes[4],
             "Same model.onnx, concurrency 16 (req/s)",
             [
                 ("ours /v1", "http.{v}.predict.c16.rps"),
@@ -261,7 +255,12 @@ def plot(bench: Mapping[str, Any], path: Path) -> Path | None:
             False,
         ),
     ]
-    for ax, title, series, groups, scale, log in panels:
+    # Only the panels the run measured (a run of some groups leaves the others empty).
+    panels = [p for p in panels if any(med(pattern.format(v=v, t=t)) for _, pattern in p[1] for v, t in p[2])]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels) + 0.5, 5.4), squeeze=False)
+    for ax, (title, series, groups, scale, log) in zip(axes[0], panels, strict=True):
         width = 0.8 / len(series)
         positive = False
         for i, (name, pattern) in enumerate(series):
