@@ -16,6 +16,7 @@ import base64
 import json
 import shutil
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path

@@ -20,6 +20,7 @@ import {{ cookiecutter.package_name }} as package
 
 from .support import (
     BLACK,
+    SLOW_SECONDS,
     WHITE,
     free_port,
     package_env,
@@ -65,6 +66,33 @@ def test_sigterm_drains_in_flight_request_and_exits_0(tmp_path: Path, slow_k: fl
     assert predict["status"] == 200 and predict["method"] == "POST"
     assert predict["duration_ms"] > 500 and predict["request_id"] and predict["client"]
     assert not any(entry["logger"] == "uvicorn.access" for entry in logs)
+
+
+def test_sigterm_while_a_timed_out_model_run_goes_on_waits_for_it_and_exits_0(
+    tmp_path: Path, slow_k: float
+) -> None:
+    """A model run cannot be interrupted: the process must not exit in the middle of one
+    (ONNX Runtime's threads can then abort it: "terminate called without an active exception")."""
+    model_dir = write_model(tmp_path / "current", "slow", slow_k=slow_k)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "MODEL_DIR": str(model_dir), "REQUEST_TIMEOUT": "0.2"}
+    process = start_server_process(**env)
+    try:
+        wait_http_ready(url, process)
+        started = time.monotonic()
+        answer = httpx.post(f"{url}/v1/predict", files={"files": ("w.png", WHITE)}, timeout=30)
+        assert answer.status_code == 504, answer.text  # the run itself goes on (SLOW_SECONDS)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        lasted = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "terminate called" not in stderr
+    assert lasted >= SLOW_SECONDS * 0.8, f"the process exited {lasted:.2f} s in, before its model run ended"
 
 
 def test_sighup_reloads_model(tmp_path: Path) -> None:

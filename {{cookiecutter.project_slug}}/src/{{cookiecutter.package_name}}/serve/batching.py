@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,13 +47,14 @@ class Job:
     prepare: Callable[[], np.ndarray]  # blocking: the model input [size, *example_shape]
     future: asyncio.Future[np.ndarray]
     abandoned: bool = False  # set on the event loop when the client stops waiting
-    outcome: tuple[np.ndarray | None, BaseException | None] = field(default=(None, None))
+    outcome: tuple[np.ndarray | None, BaseException | None] | None = None  # (result, error) once run
 
 
 class Batcher:
     """``workers`` threads running batches of at most ``max_images`` examples; a batch
     waits up to ``wait_seconds`` for more jobs after its first. Threads start on the
-    first ``submit``; ``stop`` ends them and fails the jobs still waiting with Draining."""
+    first ``submit``; ``stop`` ends them and fails the jobs still waiting with Draining,
+    ``open`` lets it take jobs again."""
 
     def __init__(self, workers: int, max_images: int, wait_seconds: float, metrics: Metrics) -> None:
         self.workers, self.max_images, self.wait_seconds = workers, max_images, wait_seconds
@@ -78,8 +79,10 @@ class Batcher:
             self._cond.notify()
         return job
 
-    def stop(self) -> None:
-        """Let the workers end after their current batch; fail the jobs still queued."""
+    def stop(self, wait: float = 0.0) -> None:
+        """Let the workers end after their current batch, waiting up to wait seconds for
+        it (a model run cannot be interrupted, and a process that exits in the middle of one
+        can abort in ONNX Runtime's code); fail the jobs still queued with Draining."""
         with self._cond:
             self._stopped = True
             left = list(self._jobs)
@@ -88,6 +91,16 @@ class Batcher:
         for job in left:
             job.outcome = (None, _draining())
         _answer(left)
+        deadline = time.monotonic() + wait
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+
+    def open(self) -> None:
+        """Take jobs again after stop (a server started anew in the same process)."""
+        with self._cond:
+            self._stopped = False
 
     def _start(self) -> None:
         for number in range(self.workers):
@@ -101,7 +114,7 @@ class Batcher:
                 self._run(batch)
             except Exception as exc:  # a bug here must not leave requests waiting for ever
                 for job in batch:
-                    if job.outcome == (None, None):
+                    if job.outcome is None:
                         job.outcome = (None, exc)
             _answer(batch)
 
@@ -174,7 +187,7 @@ def _answer(jobs: list[Job]) -> None:
 
 def _set_outcomes(jobs: list[Job]) -> None:
     for job in jobs:
-        if job.future.done():
+        if job.future.done() or job.outcome is None:
             continue
         result, error = job.outcome
         if error is not None:

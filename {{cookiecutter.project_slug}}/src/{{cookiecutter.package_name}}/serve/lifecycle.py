@@ -178,6 +178,7 @@ def lifespan(state: ServerState) -> Callable[[FastAPI], AbstractAsyncContextMana
     async def run(app: FastAPI) -> AsyncIterator[None]:
         settings = state.settings
         state.draining = False
+        state.batcher.open()
         remove_signal_handlers = install_signal_handlers(state)
         watcher = asyncio.create_task(watch_model(state))
         logger.info(
@@ -196,6 +197,6 @@ def lifespan(state: ServerState) -> Callable[[FastAPI], AbstractAsyncContextMana
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             remove_signal_handlers()
-            state.batcher.stop()
+            state.batcher.stop(wait=settings.timeout_graceful_shutdown)
 
     return run
