@@ -213,14 +213,24 @@ def package_env(**env: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "LOG_LEVEL": "info", **env}
 
 
-def start_server_process(**env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def server_process(model_dir: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m <package>.serve` on a free loopback port with ``env``: (process, base URL).
+    Killed on the way out if the test left it running."""
+    port = free_port()
+    process = subprocess.Popen(
         [sys.executable, "-m", f"{package.__name__}.serve"],
-        env=package_env(**env),
+        env=package_env(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(model_dir), **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def wait_http_ready(url: str, process: subprocess.Popen[str] | None = None, timeout: float = 60) -> None:

@@ -23,7 +23,7 @@ from .support import (
     WHITE,
     free_port,
     package_env,
-    start_server_process,
+    server_process,
     wait_http_ready,
     write_model,
 )
@@ -35,10 +35,7 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 
 def test_sigterm_drains_in_flight_request_and_exits_0(tmp_path: Path, slow_k: float) -> None:
     model_dir = write_model(tmp_path / "current", "slow", slow_k=slow_k)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(model_dir))
-    try:
+    with server_process(model_dir) as (process, url):
         wait_http_ready(url, process)
         results: list[httpx.Response] = []
         request = threading.Thread(
@@ -51,10 +48,6 @@ def test_sigterm_drains_in_flight_request_and_exits_0(tmp_path: Path, slow_k: fl
         process.send_signal(signal.SIGTERM)
         request.join(30)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert results and results[0].status_code == 200, results
     assert results[0].json()["model_version"] == "slow"
     assert process.returncode == 0, stderr
@@ -73,20 +66,12 @@ def test_sigterm_while_a_timed_out_model_run_goes_on_waits_for_it_and_exits_0(
     """A model run cannot be interrupted: the process must not exit in the middle of one
     (ONNX Runtime's threads can then abort it: "terminate called without an active exception")."""
     model_dir = write_model(tmp_path / "current", "slow", slow_k=slow_k)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {"PORT": str(port), "HOST": "127.0.0.1", "MODEL_DIR": str(model_dir), "REQUEST_TIMEOUT": "0.2"}
-    process = start_server_process(**env)
-    try:
+    with server_process(model_dir, REQUEST_TIMEOUT="0.2") as (process, url):
         wait_http_ready(url, process)
         answer = httpx.post(f"{url}/v1/predict", files={"files": ("w.png", WHITE)}, timeout=30)
         assert answer.status_code == 504, answer.text  # the run itself goes on (about 1.5 s)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     # Exiting in the middle of the run was SIGABRT (-6), every time.
     assert process.returncode == 0, stderr
     assert "terminate called" not in stderr
@@ -94,10 +79,7 @@ def test_sigterm_while_a_timed_out_model_run_goes_on_waits_for_it_and_exits_0(
 
 def test_sighup_reloads_model(tmp_path: Path) -> None:
     model_dir = write_model(tmp_path / "current", "v1")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(model_dir))
-    try:
+    with server_process(model_dir) as (process, url):
         wait_http_ready(url, process)
         write_model(model_dir, "v2", seed=3)
         process.send_signal(signal.SIGHUP)
@@ -109,18 +91,11 @@ def test_sighup_reloads_model(tmp_path: Path) -> None:
         assert response.json()["model_version"] == "v2"
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0
 
 
 def test_missing_model_dir_starts_not_ready(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server_process(PORT=str(port), HOST="127.0.0.1", MODEL_DIR=str(tmp_path / "none"))
-    try:
+    with server_process(tmp_path / "none") as (process, url):
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -135,10 +110,6 @@ def test_missing_model_dir_starts_not_ready(tmp_path: Path) -> None:
         assert "missing" in message and str(tmp_path) not in message
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert any(  # the detail the client does not see is in the log
         "model not loaded" in entry["message"] and "does not exist" in entry["message"]
         for entry in _json_lines(stderr)
