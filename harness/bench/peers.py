@@ -18,6 +18,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,9 +135,9 @@ def compare(
         secs = time.monotonic() - start
         bench.add(f"peer.{vid}.{peer.name}.ready", secs, f"{vid}: {peer.title} start to ready", "s", GROUP)
         urls[peer.name] = url + peer.predict.format(model=model)
-        _answers(urls[peer.name], bodies[peer.payload], peer.title, box.logs(name))
+        _answers(urls[peer.name], bodies[peer.payload], peer.title, lambda name=name: box.logs(name))
     ours_v2 = f"{ours}/v2/models/{model}/infer"
-    _answers(ours_v2, bodies["v2-json"], "ours (/v2)", "")
+    _answers(ours_v2, bodies["v2-json"], "ours (/v2)", lambda: "")
     for _ in range(runs):
         for conc in (1, 16):
             _measure(bench, vid, "ours-v2", "ours, /v2 JSON", ours_v2, bodies["v2-json"], conc, seconds)
@@ -148,14 +149,15 @@ def compare(
     _targets(bench, vid)
 
 
-def _answers(url: str, body: tuple[bytes, str], title: str, logs: str) -> None:
+def _answers(url: str, body: tuple[bytes, str], title: str, logs: Callable[[], str]) -> None:
+    """One prediction must succeed; else PeerError with the answer and ``logs()`` (read only then)."""
     request = urllib.request.Request(url, data=body[0], headers={"Content-Type": body[1]})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
     except Exception as exc:
         detail = exc.read()[:500] if isinstance(exc, urllib.error.HTTPError) else b""
-        raise PeerError(f"{title} did not answer a prediction at {url}: {exc} {detail!r}\n{logs[-3000:]}") from None
+        raise PeerError(f"{title} did not answer a prediction at {url}: {exc} {detail!r}\n{logs()[-3000:]}") from None
 
 
 def _measure(bench: Bench, vid: str, key: str, title: str, url: str, body, conc: int, seconds: float) -> None:
