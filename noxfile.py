@@ -24,8 +24,9 @@ nox.options.error_on_missing_interpreters = True
 PYTHON = "3.11"
 PINS = ["-c", "requirements/harness.txt"]
 # What the harness package itself imports: cookiecutter (render), packaging (wheel tags),
-# rich (live progress on a terminal).
-HARNESS = ["cookiecutter", "packaging", "rich"]
+# rich (live progress on a terminal), and uv (the generated projects' locks), at the
+# version scripts/setup.sh installs.
+HARNESS = ["cookiecutter", "packaging", "rich", "-c", "requirements/bootstrap.txt", "uv"]
 # KServe's Python package: its API classes (lint) and its REST client (test).
 KSERVE = "kserve==0.21.0"
 LINTERS = [
@@ -79,6 +80,13 @@ def unit(session: nox.Session) -> None:
     tools = ["cruft", "pip", "pre-commit", "pytest", "pytest-xdist", "hypothesis", "matplotlib"]
     session.install(*PINS, *HARNESS, *LINTERS, *tools)
     session.run("pytest", "tests/unit", "tests/generation", "tests/lint", "-n", "2", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """uv-lock the generated projects into templates/locks/ (posargs: variants, --upgrade)."""
+    session.install(*PINS, *HARNESS, "pip")
+    session.run("python", "-m", "harness", "lock", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -85,6 +85,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    from . import lock
+
+    variants = options.select(args.variants or ["all"], pool=options.valid_variants())
+    chosen: dict[str, options.Variant] = {}
+    for variant in variants:
+        chosen.setdefault(lock.key(variant), variant)
+    for lock_key, variant in sorted(chosen.items()):
+        folder = lock.make(variant, upgrade=args.upgrade)
+        print(f"{lock_key}: {folder.relative_to(options.ROOT)}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -103,11 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         ("render", cmd_render, "render variants (default: the default variant)"),
         ("lint", cmd_lint, "render variants (default: all valid ones) and run every static check"),
         ("build", cmd_build, "build the train, serve, test and lb images of variants (default: covering set)"),
+        ("lock", cmd_lock, "uv-lock the generated projects (default: every combination) into templates/locks/"),
         ("demo", cmd_demo, "generate, build, train, serve and predict the default variant"),
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("variants", nargs="*", help="variant ids or filters such as framework=sklearn")
         p.set_defaults(func=func)
+        if name == "lock":
+            p.add_argument("--upgrade", action="store_true", help="newest allowed versions, not the locked ones")
         if name == "render":
             p.add_argument("--output", type=Path, default=OUT / "render", help="output folder")
     args = parser.parse_args(argv)

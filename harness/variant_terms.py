@@ -51,7 +51,7 @@ RULES: tuple[Foreign, ...] = (
 )
 
 # Binary files and the pins, whose package names are facts, not prose.
-SKIPPED = re.compile(r"\.(png|jpe?g|onnx|whl)$|^requirements/|^\.wheelhouse/")
+SKIPPED = re.compile(r"\.(png|jpe?g|onnx|whl)$|^requirements/|^uv\.lock$|^\.wheelhouse/")
 
 
 def rules_for(variant: Mapping[str, str]) -> list[Foreign]:

@@ -1,4 +1,4 @@
-"""Prefetch the wheels a rendered project's lock files pin, for offline Docker builds.
+"""Prefetch the wheels a rendered project's lock pins, for offline Docker builds.
 
 The wheels are downloaded on the host (where the pip configuration knows the local wheel
 directories, indexes and the TLS proxy's CA) into a cache shared by every run and every
@@ -27,7 +27,6 @@ from . import progress
 from .errors import HarnessError
 
 DEFAULT_CACHE = Path(os.environ.get("ML_TEMPLATE_CACHE", "~/.cache/ml-container-template")).expanduser()
-LOCK_NAMES = ("serve.txt", "train.txt", "test.txt")
 # glibc of the oldest supported base (Debian bookworm: 2.36); older manylinux tags all fit.
 MAX_GLIBC_MINOR = 36
 
@@ -42,19 +41,26 @@ def cache_dir(python_version: str = "3.11", root: Path = DEFAULT_CACHE) -> Path:
 
 
 def lock_files(project_dir: Path) -> list[Path]:
-    """The rendered lock files of a project (``requirements/{serve,train,test}.txt``)."""
-    return [p for name in LOCK_NAMES if (p := Path(project_dir) / "requirements" / name).is_file()]
+    """The lock of a rendered project (``uv.lock``), as a list: empty without one."""
+    return [p for p in [Path(project_dir) / "uv.lock"] if p.is_file()]
 
 
 def read_pins(files: Iterable[Path]) -> dict[str, str]:
-    """``{canonical name: version}`` from the pins of requirement files.
+    """``{canonical name: version}`` from uv locks and requirement files.
 
-    Each line is parsed as a PEP 508 requirement (``packaging``): extras and environment
-    markers are allowed, comments and blank lines skipped, ``-r other.txt`` followed.
-    Raises WheelhouseError for a line that is not exactly one ``name==version`` pin.
+    A ``uv.lock`` gives every package it takes from an index (the project itself and
+    path or Git sources are not wheels to fetch); the locks here are made for one Python
+    and platform, so each package has one version. In a requirements file each line is
+    parsed as a PEP 508 requirement (``packaging``): extras and environment markers are
+    allowed, comments and blank lines skipped, ``-r other.txt`` followed. Versions are
+    public (``2.13.0+cpu`` gives ``2.13.0``). Raises WheelhouseError for a line that is
+    not exactly one ``name==version`` pin, or a lock with two versions of one package.
     """
     pins: dict[str, str] = {}
     for path in files:
+        if Path(path).name == "uv.lock":
+            pins.update(_lock_pins(Path(path)))
+            continue
         for raw in Path(path).read_text().splitlines():
             line = raw.split(" #", 1)[0].strip()
             if not line or line.startswith("#"):
@@ -73,6 +79,19 @@ def read_pins(files: Iterable[Path]) -> dict[str, str]:
     return pins
 
 
+def _lock_pins(path: Path) -> dict[str, str]:
+    import tomllib
+
+    pins: dict[str, str] = {}
+    for package in tomllib.loads(path.read_text()).get("package", []):
+        if "registry" not in package.get("source", {}):
+            continue
+        name, version = canonicalize_name(package["name"]), Version(package["version"]).public
+        if pins.setdefault(name, version) != version:
+            raise WheelhouseError(f"{path}: {name} is locked at two versions ({pins[name]}, {version})")
+    return pins
+
+
 def missing(pins: dict[str, str], wheel_dir: Path, python_version: str = "3.11") -> dict[str, str]:
     """The pins with no matching, compatible wheel in ``wheel_dir``."""
     have = {(name, version) for name, version, _ in _wheels(wheel_dir, python_version)}
@@ -88,7 +107,22 @@ def prefetch(
     timeout: float = 3600,
 ) -> Path:
     """Download every pinned wheel of ``lock_paths`` (the union, e.g. of several
-    variants) into the shared cache for ``python_version``; return the cache directory.
+    variants' ``uv.lock``) into the shared cache for ``python_version``; return the cache
+    directory. See ``prefetch_pins``.
+    """
+    return prefetch_pins(read_pins(lock_paths), python_version, root=root, log=log, timeout=timeout)
+
+
+def prefetch_pins(
+    pins: dict[str, str],
+    python_version: str = "3.11",
+    *,
+    root: Path = DEFAULT_CACHE,
+    log: Path | None = None,
+    timeout: float = 3600,
+) -> Path:
+    """Download the wheel of each ``{name: version}`` pin into the shared cache for
+    ``python_version``; return the cache directory.
 
     Uses the host's pip configuration (find-links, indexes, CA); only binary wheels for
     CPython ``python_version`` on manylinux x86_64, without dependencies (locks are
@@ -96,7 +130,6 @@ def prefetch(
     """
     target = cache_dir(python_version, root)
     target.mkdir(parents=True, exist_ok=True)
-    pins = read_pins(lock_paths)
     todo = missing(pins, target, python_version)
     if not todo:
         return target

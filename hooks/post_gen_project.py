@@ -1,4 +1,5 @@
-"""Prune the files that the chosen options exclude. It only deletes; it never writes."""
+"""Prune the files that the chosen options exclude, and put the project's own entry of
+uv.lock where uv puts it. Nothing else is written."""
 
 from __future__ import annotations
 
@@ -41,6 +42,27 @@ def prune(root, answers):
             path.unlink()
 
 
+LOCK_ENTRY = "\n[[package]]\n"
+
+
+def sort_lock(text):
+    """uv.lock's text with its ``[[package]]`` entries in uv's order: by name.
+
+    The template's lock holds the project's entry where the name of the project that made
+    it sorts; the answers give it another name.
+    """
+    head, *entries = text.split(LOCK_ENTRY)
+    entries.sort(key=lambda entry: entry.split("\n", 1)[0])
+    return LOCK_ENTRY.join([head, *entries])
+
+
+def place_lock_entry(root):
+    lock = root / "uv.lock"
+    if lock.is_file():
+        lock.write_text(sort_lock(lock.read_text()))
+
+
 if __name__ == "__main__":
     prune(Path.cwd(), json.loads(r"""{{ cookiecutter | tojson }}"""))
+    place_lock_entry(Path.cwd())
     sys.exit(0)

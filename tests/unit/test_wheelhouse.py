@@ -73,6 +73,35 @@ def test_pins_are_parsed_as_requirements(tmp_path: Path) -> None:
     }
 
 
+def lock_text(*packages: tuple[str, str]) -> str:
+    """A uv.lock of a project and its registry packages, in uv's layout."""
+    entries = ['[[package]]\nname = "proj"\nversion = "0.1.0"\nsource = { editable = "." }\n']
+    entries += [
+        f'[[package]]\nname = "{name}"\nversion = "{version}"\nsource = {{ registry = "https://pypi.org/simple" }}\n'
+        for name, version in packages
+    ]
+    return 'version = 1\nrevision = 5\nrequires-python = "==3.11.*"\n\n' + "\n".join(entries)
+
+
+def test_a_uv_lock_gives_its_registry_packages_with_public_versions(tmp_path: Path) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(lock_text(("Typing_Extensions", "4.12.2"), ("torch", "2.13.0+cpu")))
+    assert wheelhouse.read_pins([lock]) == {"typing-extensions": "4.12.2", "torch": "2.13.0"}
+
+
+def test_a_uv_lock_with_two_versions_of_a_package_is_rejected(tmp_path: Path) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(lock_text(("numpy", "2.4.6"), ("numpy", "2.5.5")))
+    with pytest.raises(wheelhouse.WheelhouseError, match="two versions"):
+        wheelhouse.read_pins([lock])
+
+
+def test_the_default_projects_lock_gives_its_pins(default_project: Path) -> None:
+    pins = wheelhouse.read_pins(wheelhouse.lock_files(default_project))
+    assert {"numpy", "onnxruntime", "fastapi", "torch"} <= set(pins)
+    assert default_project.name not in pins
+
+
 @pytest.mark.parametrize(
     "line", ["numpy>=1.26", "numpy", "numpy==1.*", "numpy==1.0,<2", "numpy @ https://x/y.whl", "=="]
 )
@@ -93,8 +122,8 @@ def test_prefetch_into_an_empty_cache_creates_every_folder_it_writes(tmp_path: P
     assert [p.name for p in cache.glob("*.whl")] == ["six-1.16.0-py2.py3-none-any.whl"]
     assert "pip" in log.read_text()
     project = tmp_path / "project"
-    (project / "requirements").mkdir(parents=True)
-    (project / "requirements" / "serve.txt").write_text("six==1.16.0\n")
+    project.mkdir()
+    (project / "uv.lock").write_text(lock_text(("six", "1.16.0")))
     linked = wheelhouse.link_into(project, cache, "3.11")
     assert [p.name for p in linked.glob("*.whl")] == ["six-1.16.0-py2.py3-none-any.whl"]
 
@@ -117,8 +146,8 @@ def test_an_extra_lock_with_another_version_keeps_both_and_drops_the_stale(tmp_p
     for name in ("packaging-24.0-py3-none-any.whl", "packaging-26.4-py3-none-any.whl", "six-1.16.0-py3-none-any.whl"):
         (cache / name).write_bytes(b"")
     project = tmp_path / "project"
-    (project / "requirements").mkdir(parents=True)
-    (project / "requirements" / "serve.txt").write_text("packaging==24.0\n")
+    project.mkdir()
+    (project / "uv.lock").write_text(lock_text(("packaging", "24.0")))
     (project / ".wheelhouse").mkdir()
     (project / ".wheelhouse" / "old-1.0-py3-none-any.whl").write_bytes(b"")
     extra = tmp_path / "backend.txt"
