@@ -2,8 +2,9 @@
 
 Real tools on real renders: `pre-commit run --all-files` with the project's own
 configuration (local hooks: the linters installed here, nothing fetched) passes on a fresh
-render of each framework and fails, naming the hook, on a lint error or a stale
-.env.example; every Makefile target is listed by `make` and expands with `make -n`.
+render of each framework and fails, naming the hook, on a lint error, a stale .env.example
+or requirements that are not the lock's exports; every Makefile target is listed by `make`
+and expands with `make -n`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ def run(project: Path, *cmd: str, tmp: Path) -> subprocess.CompletedProcess[str]
 def test_pre_commit_passes_on_a_fresh_render(project: Path, tmp_path: Path) -> None:
     proc = run(project, "pre-commit", "run", "--all-files", tmp=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for hook in ("ruff check", "ruff format", "hadolint", "yamllint", "shellcheck", ".env.example"):
+    for hook in (
+        "ruff check",
+        "ruff format",
+        "hadolint",
+        "yamllint",
+        "shellcheck",
+        ".env.example",
+        "requirements/*.txt are uv.lock's exports",
+    ):
         assert re.search(rf"^{re.escape(hook)}.*Passed$", proc.stdout, re.M), f"{hook} did not run:\n{proc.stdout}"
 
 
@@ -57,6 +66,7 @@ def test_pre_commit_passes_on_a_fresh_render(project: Path, tmp_path: Path) -> N
         ("Dockerfile", "\nRUN cd /tmp\n", "hadolint"),
         ("compose.yaml", "\nbroken:   [\n", "yamllint"),
         (".env.example", "# EPOCHS=1\n", ".env.example"),
+        ("requirements/serve.txt", "six==1.16.0\n", "requirements/*.txt are uv.lock's exports"),
     ],
 )
 def test_pre_commit_fails_naming_the_hook(project: Path, tmp_path: Path, path: str, text: str, hook: str) -> None:

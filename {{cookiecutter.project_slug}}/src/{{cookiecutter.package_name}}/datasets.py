@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         materialize(args.root, args.dataset, seed=args.seed, test_fraction=args.test_fraction)
     except ImportError as exc:
-        print(f"error: materialize needs scikit-learn (the train extra): {exc}", file=sys.stderr)
+        print(f"error: materialize needs scikit-learn (the train group): {exc}", file=sys.stderr)
         return 1
     except (DataError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
