@@ -31,7 +31,7 @@ import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
+from functools import cache, partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -113,6 +113,7 @@ def _run(cmd: list[str], cwd: Path, python_version: str) -> str:
     return proc.stdout
 
 
+@cache
 def interpreter(python_version: str) -> str:
     """A CPython ``python_version`` on this machine (PATH, then pyenv's versions).
 
@@ -316,16 +317,11 @@ def make(variant: Variant, *, upgrade: bool = False) -> Path:
             lock_project(project, variant, upgrade=upgrade)
             exports = export(project, variant)
         context = answers(variant)
-        text = templatize((project / "uv.lock").read_text(), _slug(project), context["version"])
+        # The render's folder is named by the project's slug, as is its entry in the lock.
+        text = templatize((project / "uv.lock").read_text(), project.name, context["version"])
         folder = LOCKS / lock_key
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "uv.lock").write_text(text)
         for name, body in exports.items():
             (folder / name).write_text(body)
     return folder
-
-
-def _slug(project: Path) -> str:
-    import tomllib
-
-    return tomllib.loads((Path(project) / "pyproject.toml").read_text())["project"]["name"]
