@@ -103,10 +103,14 @@ def uv_binary() -> str:
 
 
 def _run(cmd: list[str], cwd: Path, python_version: str) -> str:
-    """``cmd`` downloading no Python (``UV_PYTHON_DOWNLOADS=never``) and using a CPython
-    ``python_version`` found here; LockError with its message on failure."""
+    """``cmd`` in ``cwd``, uv downloading no Python (``UV_PYTHON_DOWNLOADS=never``), using a
+    base CPython ``python_version`` found here and the project's own ``.venv``; LockError
+    with its message on failure."""
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": interpreter(python_version)}
-    env.pop("VIRTUAL_ENV", None)
+    # nox points uv at its session's environment (UV_PROJECT_ENVIRONMENT, UV_PYTHON): uv
+    # sync would make that the project's environment, removing the session's own packages.
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"):
+        env.pop(name, None)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise LockError(f"`{' '.join(cmd)}` failed in {cwd}: {(proc.stderr or proc.stdout).strip()[-2000:]}")
@@ -115,35 +119,34 @@ def _run(cmd: list[str], cwd: Path, python_version: str) -> str:
 
 @cache
 def interpreter(python_version: str) -> str:
-    """A CPython ``python_version`` on this machine (PATH, then pyenv's versions).
+    """A base CPython ``python_version`` on this machine (PATH, then pyenv's versions):
+    never a virtual environment's, which uv would take as the project's environment and
+    sync into.
 
     Raises LockError saying how to get one (uv locks a project for its own Python).
     """
-    found = shutil.which(f"python{python_version}")
-    if found and _version_of(found) == python_version:
-        return found
     pyenv = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "versions"
-    for candidate in sorted(pyenv.glob(f"{python_version}.*/bin/python{python_version}"), reverse=True):
-        if _version_of(str(candidate)) == python_version:
-            return str(candidate)
+    candidates = [shutil.which(f"python{python_version}")]
+    candidates += sorted(pyenv.glob(f"{python_version}.*/bin/python{python_version}"), reverse=True)
+    for candidate in filter(None, candidates):
+        found = _base_python(str(candidate))
+        if found and found[0] == python_version:
+            return found[1]
     raise LockError(
         f"no CPython {python_version} on this machine: the lock of a Python {python_version} project is made "
         f"with that Python (`uv python install {python_version}`, or your system's python{python_version})"
     )
 
 
-def _version_of(python: str) -> str | None:
+def _base_python(python: str) -> tuple[str, str] | None:
+    """(``X.Y``, the base interpreter's path) of ``python``, or None when it does not run."""
+    probe = "import sys; print('%d.%d' % sys.version_info[:2]); print(getattr(sys, '_base_executable', sys.executable))"
     try:
-        out = subprocess.run(
-            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
     except OSError:
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    lines = out.stdout.split()
+    return (lines[0], lines[1]) if out.returncode == 0 and len(lines) == 2 else None
 
 
 # --- the PyTorch CPU index, mirrored on loopback --------------------------------------------

@@ -7,6 +7,7 @@ loopback mirror of harness/lock.py for the sync, which serves the same file (sam
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,10 @@ def test_uv_sync_frozen_installs_the_lock(variant: dict[str, str], tmp_path: Pat
     project = render(variant, tmp_path)
     package = project.name.replace("-", "_")
     python = lock.sync(project, variant)
+    assert python == project / ".venv" / "bin" / "python" and python.is_file()
+    # The project's own environment, not the one running this test (nox sets
+    # UV_PROJECT_ENVIRONMENT and UV_PYTHON to its session's, and uv sync would use it).
+    assert importlib.util.find_spec("cookiecutter") is not None, "uv sync replaced the test's own environment"
     imports = f"import {FRAMEWORK_MODULE[variant['framework']]}, onnxruntime, fastapi, pytest, {package}"
     checks = [
         [str(python), "-c", imports],
