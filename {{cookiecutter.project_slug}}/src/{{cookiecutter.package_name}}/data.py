@@ -125,6 +125,13 @@ def choose_size(sizes: Counter[tuple[int, int]], image_size: tuple[int, int] | N
     return max(1, round(width * factor)), max(1, round(height * factor))
 
 
+def value_range(pre: Preprocessing) -> tuple[float, float]:
+    """(lowest, highest) value ``preprocess_image`` gives: 8-bit pixels 0..255, scaled and
+    normalised. A preprocessed tensor a client sends should lie in it."""
+    ends = sorted(((0.0 * pre.scale - pre.mean) / pre.std, (255.0 * pre.scale - pre.mean) / pre.std))
+    return ends[0], ends[1]
+
+
 def preprocess_image(image: Image.Image, pre: Preprocessing) -> np.ndarray:
     """Turn one image into the model's input for one example (no batch dimension).
 

@@ -85,9 +85,12 @@ def build_onnx(seed: int = 0, slow_k: float = 0.0, nan_when_bright: bool = False
         logits = "slow_logits"
     if nan_when_bright:
         inits.append(numpy_helper.from_array(np.array(32.0, np.float32), "half"))
+        inits.append(numpy_helper.from_array(np.array([1], np.int64), "row_axes"))
         nodes += [
-            helper.make_node("Sub", ["half", "total"], ["headroom"]),
-            helper.make_node("Sqrt", ["headroom"], ["root"]),  # NaN once total > 32
+            # per example: only the rows whose pixels add up to more than 32 become NaN
+            helper.make_node("ReduceSum", ["pixels", "row_axes"], ["row_total"], keepdims=1),
+            helper.make_node("Sub", ["half", "row_total"], ["headroom"]),
+            helper.make_node("Sqrt", ["headroom"], ["root"]),  # NaN once a row's total > 32
             helper.make_node("Mul", ["root", "zero"], ["nan_or_zero"]),
             helper.make_node("Add", [logits, "nan_or_zero"], ["nan_logits"]),
         ]

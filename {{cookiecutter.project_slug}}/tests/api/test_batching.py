@@ -86,8 +86,9 @@ def test_a_job_whose_client_stopped_waiting_is_dropped_before_it_is_prepared(mod
     assert asyncio.run(scenario()) == ["first"]
 
 
-def test_a_failing_job_fails_alone_and_a_failing_model_run_fails_its_batch(tmp_path: Path) -> None:
-    good = load_model(write_model(tmp_path / "good", "v1"), threads=1)
+def test_a_failing_job_fails_alone_and_non_finite_output_fails_only_its_own_job(tmp_path: Path) -> None:
+    """A corrupt image, and a request the model answers with NaN, fail alone: the other
+    requests of the same model run get their answers."""
     nan = load_model(write_model(tmp_path / "nan", "v1", nan_when_bright=True), threads=1)
 
     def corrupt() -> np.ndarray:
@@ -96,18 +97,19 @@ def test_a_failing_job_fails_alone_and_a_failing_model_run_fails_its_batch(tmp_p
     async def scenario() -> None:
         metrics = Metrics()
         batcher = Batcher(workers=1, max_images=8, wait_seconds=0.3, metrics=metrics)
-        ok = [batcher.submit(good, 1, lambda: EXAMPLE) for _ in range(2)]
-        bad = batcher.submit(good, 1, corrupt)
+        ok = [batcher.submit(nan, 1, lambda: EXAMPLE) for _ in range(2)]
+        bad = batcher.submit(nan, 1, corrupt)
         bright = np.ones((1, N_FEATURES), np.float32)
         nan_jobs = [batcher.submit(nan, 1, lambda: bright) for _ in range(2)]
-        for job in ok:
-            assert (await job.future).shape == (1, 10)
-        with pytest.raises(CorruptedImage):
-            await bad.future
         for job in nan_jobs:
             with pytest.raises(RuntimeError, match="non-finite"):
                 await job.future
-        assert _runs(metrics) == (2.0, 4.0)  # one run per model, the corrupt job in neither
+        for job in ok:
+            probabilities = await job.future
+            assert probabilities.shape == (1, 10) and np.isfinite(probabilities).all()
+        with pytest.raises(CorruptedImage):
+            await bad.future
+        assert _runs(metrics) == (1.0, 4.0)  # one run for all four, the corrupt job in none
         batcher.stop()
 
     asyncio.run(scenario())

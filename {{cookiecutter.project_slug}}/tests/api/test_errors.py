@@ -83,8 +83,10 @@ def test_base64_of_non_image(client: TestClient) -> None:
 
 
 def test_invalid_json(client: TestClient) -> None:
-    response = client.post("/v1/predict", content=b"{nope", headers={"content-type": "application/json"})
-    assert_error(response, 400, "invalid_json")
+    deep = b"[" * 100_000 + b"]" * 100_000  # nested deeper than the JSON parser recurses
+    for body in (b"{nope", deep, b'{"images": ' + deep + b"}"):
+        response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+        assert_error(response, 400, "invalid_json")
     assert_error(client.post("/v1/predict", json={"pictures": []}), 422, "invalid_request")
     assert_error(client.post("/v1/predict", json=["a"]), 422, "invalid_request")
     assert_error(client.post("/v1/predict", json={"images": []}), 400, "no_images")

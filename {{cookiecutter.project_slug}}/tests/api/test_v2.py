@@ -165,6 +165,22 @@ def test_binary_tensor_data_extension(v2: TestClient, settings: Settings) -> Non
             {"inputs": [{"name": "pixels", "shape": [5, 64], "datatype": "FP32", "data": [0] * 320}]},
             "MAX_BATCH",
         ),
+        (
+            {"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": [3e38] * 64}]},
+            "within",
+        ),
+        (
+            {"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": [-1e6, *[0] * 63]}]},
+            "within",
+        ),
+        (  # an integer no float holds
+            {
+                "inputs": [
+                    {"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": [10**400, *[0] * 63]}
+                ]
+            },
+            "numbers",
+        ),
         ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["%%%"]}]}, "base64"),
         ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": [1]}]}, "base64 string"),
         ({"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES"}]}, "no data"),
@@ -184,6 +200,21 @@ def test_malformed_requests_get_400_in_the_protocols_error_shape(
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"error"}
     assert fragment in response.json()["error"]
+
+
+@pytest.mark.parametrize("where", ["body", "data"])
+def test_json_nested_deeper_than_the_parser_recurses_gets_400(
+    v2: TestClient, settings: Settings, where: str
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    tensor = json.dumps({"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": "DEEP"})
+    body = deep if where == "body" else json.dumps({"inputs": ["TENSOR"]}).replace('"TENSOR"', tensor)
+    body = body.replace('"DEEP"', deep)
+
+    for headers in ({"content-type": "application/json"}, {HEADER: str(len(body))}):
+        response = v2.post(infer_url(settings), content=body.encode(), headers=headers)
+        assert response.status_code == 400, response.text
+        assert set(response.json()) == {"error"}
 
 
 def test_not_an_image_unknown_model_and_version(v2: TestClient, settings: Settings) -> None:

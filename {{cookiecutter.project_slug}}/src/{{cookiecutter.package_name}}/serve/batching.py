@@ -166,8 +166,14 @@ class Batcher:
                 continue
             start = 0
             for job, examples in jobs:
-                job.outcome = (probs[start : start + len(examples)], None)
+                rows = probs[start : start + len(examples)]
                 start += len(examples)
+                # Judged per job: one request's rows must not fail the others in its run.
+                job.outcome = (rows, None) if np.isfinite(rows).all() else (None, _non_finite(rows))
+
+
+def _non_finite(rows: np.ndarray) -> RuntimeError:
+    return RuntimeError(f"model output has non-finite values for {len(rows)} example(s) of one request")
 
 
 def _draining() -> Draining:

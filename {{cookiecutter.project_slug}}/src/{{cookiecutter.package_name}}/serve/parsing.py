@@ -143,7 +143,7 @@ async def _read_multipart(request: Request, settings: Settings) -> list[Upload]:
 def _read_json(body: bytes, settings: Settings) -> tuple[list[Upload], int | None]:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ApiError(
             400, "invalid_json", f"the body is not valid JSON ({exc}); send {JSON_EXAMPLE}"
         ) from None

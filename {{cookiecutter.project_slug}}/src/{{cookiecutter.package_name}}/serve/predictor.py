@@ -26,7 +26,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from ..artifacts import MANIFEST_FILE, ModelDir, ModelDirError, read_model_dir
-from ..data import preprocess_image
+from ..data import preprocess_image, value_range
 from .domain import ModelLoadError
 from .images import check_request_pixels, open_image, to_model_input
 from .metrics import Metrics
@@ -91,16 +91,22 @@ class LoadedModel:
         """The shape of one preprocessed example: the model input without its batch axis."""
         return tuple(_blank_example(self).shape)
 
+    @cached_property
+    def value_range(self) -> tuple[float, float]:
+        """(lowest, highest) value of a preprocessed example (``data.value_range``)."""
+        return value_range(self.model_dir.manifest.preprocessing)
+
     def probabilities(self, batch: np.ndarray, metrics: Metrics | None = None) -> np.ndarray:
-        """Class probabilities [N, classes], float32 in 0..1, of a preprocessed float32 batch
-        [N, *example_shape]. Raises RuntimeError when the model's output is not [N, classes]
-        finite values."""
+        """Class probabilities [N, classes], float32, of a preprocessed float32 batch
+        [N, *example_shape]: in 0..1, or NaN in the rows where the model gave non-finite
+        values (the caller fails those examples' requests alone). Raises
+        RuntimeError when the model's output is not [N, classes]."""
         started = time.perf_counter()
         probs = self.run(batch)
         if metrics is not None:
             metrics.inference_latency.observe(time.perf_counter() - started)
-        if probs.shape != (len(batch), self.num_classes) or not np.all(np.isfinite(probs)):
-            raise RuntimeError(f"model output has shape {probs.shape} or non-finite values")
+        if probs.shape != (len(batch), self.num_classes):
+            raise RuntimeError(f"model output has shape {probs.shape}, not {(len(batch), self.num_classes)}")
         return np.clip(probs, 0.0, 1.0).astype(np.float32)
 
     def top_k(self, probs: np.ndarray, k: int) -> list[list[ClassScore]]:

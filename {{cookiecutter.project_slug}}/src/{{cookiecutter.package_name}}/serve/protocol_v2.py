@@ -134,11 +134,15 @@ def decode_request(
     tensor_name: str,
     example_shape: tuple[int, ...],
     max_batch: int,
+    value_range: tuple[float, float],
 ) -> Decoded:
     """Check and decode an infer request body (JSON, or JSON + binary tensors).
 
-    Raises ApiError 400 naming what is wrong: the JSON, the input (name, datatype,
-    shape, data), a batch over ``max_batch``, an unknown output.
+    ``value_range`` is what preprocessing gives pixels (``data.value_range``); a tensor's
+    values may exceed it by its width on either side, no more (a model need not stay
+    finite far outside what it was trained on). Raises ApiError 400 naming what is
+    wrong: the JSON, the input (name, datatype, shape, data, values), a batch over
+    ``max_batch``, an unknown output.
     """
     header, binary = body, b""
     if header_length is not None:
@@ -151,7 +155,8 @@ def decode_request(
         header, binary = body[:size], body[size:]
     try:
         request = InferenceRequest.model_validate(json.loads(header))
-    except (ValueError, UnicodeDecodeError, ValidationError) as exc:
+    # RecursionError: JSON nested deeper than the parser recurses.
+    except (ValueError, UnicodeDecodeError, RecursionError, ValidationError) as exc:
         where = "" if not isinstance(exc, ValidationError) else _first_problem(exc)
         raise _bad(f"the body is not an inference request{where}; see /docs for the schema") from None
     if len(request.inputs) != 1:
@@ -162,7 +167,7 @@ def decode_request(
     (item,) = request.inputs
     raw = _binary_part(item, binary)
     if item.name == tensor_name:
-        tensor, images = _fp32_input(item, raw, example_shape, max_batch), None
+        tensor, images = _fp32_input(item, raw, example_shape, max_batch, value_range), None
     elif item.name == IMAGE_INPUT:
         tensor, images = None, _image_input(item, raw, max_batch)
     else:
@@ -197,7 +202,11 @@ def _batch_size(item: RequestInput, max_batch: int) -> int:
 
 
 def _fp32_input(
-    item: RequestInput, raw: bytes | None, example_shape: tuple[int, ...], max_batch: int
+    item: RequestInput,
+    raw: bytes | None,
+    example_shape: tuple[int, ...],
+    max_batch: int,
+    value_range: tuple[float, float],
 ) -> np.ndarray:
     if item.datatype != "FP32":
         raise _bad(f"input {item.name!r} is FP32, not {item.datatype}")
@@ -209,12 +218,17 @@ def _fp32_input(
         values = (
             np.frombuffer(raw, dtype="<f4") if raw is not None else np.asarray(item.data, dtype=np.float32)
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: an integer beyond float
         raise _bad(f"input {item.name!r}: data must be numbers, row-major") from None
     if values.size != int(np.prod(expected)):
         raise _bad(f"input {item.name!r}: {values.size} values for shape {expected}")
-    if not np.all(np.isfinite(values)):
-        raise _bad(f"input {item.name!r}: values must be finite")
+    low, high = value_range
+    floor, ceiling = low - (high - low), high + (high - low)
+    if not np.all(np.isfinite(values)) or values.min() < floor or values.max() > ceiling:
+        raise _bad(
+            f"input {item.name!r}: values must be finite and within [{floor:.4g}, {ceiling:.4g}] "
+            f"(preprocessed pixels lie in [{low:.4g}, {high:.4g}]; see the preprocessing in GET /v1/model)"
+        )
     return values.reshape(expected).astype(np.float32)
 
 

@@ -132,6 +132,7 @@ async def infer(
             tensor_name=model.model_dir.manifest.input_name,
             example_shape=model.example_shape,
             max_batch=settings.max_batch,
+            value_range=model.value_range,
         )
         state.metrics.batch_size.observe(decoded.batch)
         prepare = partial(_model_input, model, decoded, settings)
