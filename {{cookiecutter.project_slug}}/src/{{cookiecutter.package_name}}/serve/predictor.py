@@ -107,6 +107,8 @@ class LoadedModel:
             metrics.inference_latency.observe(time.perf_counter() - started)
         if probs.shape != (len(batch), self.num_classes):
             raise RuntimeError(f"model output has shape {probs.shape}, not {(len(batch), self.num_classes)}")
+        # Before clipping, which would turn an infinite value into a plausible 0 or 1.
+        probs[~np.isfinite(probs).all(axis=1)] = np.nan
         return np.clip(probs, 0.0, 1.0).astype(np.float32)
 
     def top_k(self, probs: np.ndarray, k: int) -> list[list[ClassScore]]:
