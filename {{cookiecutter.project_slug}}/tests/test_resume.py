@@ -36,7 +36,10 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes(runner) -> None:
     first_epoch = next(event for event in events if event["event"] == "epoch")
     assert first_epoch["epoch"] == stopped[0]["epoch"] + 1
     assert events[-1]["event"] == "done"
-    assert read_model_dir(runner.model_dir).metrics["accuracy"] >= 0.9
+    model = read_model_dir(runner.model_dir)
+    assert model.metrics["accuracy"] >= 0.9
+    # The interrupted epoch counts once, with the batches of both runs.
+    assert [entry["epoch"] for entry in model.metrics["history"]] == list(range(1, int(EPOCHS) + 1))
 
 
 def test_resumed_run_matches_an_uninterrupted_one(runner, tmp_path) -> None:
@@ -50,8 +53,15 @@ def test_resumed_run_matches_an_uninterrupted_one(runner, tmp_path) -> None:
     straight = runner.run("--no-resume", EPOCHS="5", MODEL_DIR=str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
     assert not any(event["event"] == "resume" for event in runner.events(straight.stdout))
-    accuracy = read_model_dir(runner.model_dir).metrics["accuracy"]
-    assert abs(accuracy - read_model_dir(tmp_path / "straight").metrics["accuracy"]) <= 0.006
+    extended, uninterrupted = (
+        read_model_dir(runner.model_dir).metrics,
+        read_model_dir(tmp_path / "straight").metrics,
+    )
+    assert abs(extended["accuracy"] - uninterrupted["accuracy"]) <= 0.006
+    # The checkpoints carry the history, so the resumed model reports all five epochs.
+    assert [entry["epoch"] for entry in extended["history"]] == [1, 2, 3, 4, 5]
+    for resumed_epoch, straight_epoch in zip(extended["history"], uninterrupted["history"], strict=True):
+        assert resumed_epoch["val_loss"] == pytest.approx(straight_epoch["val_loss"], abs=0.02)
 
 
 @pytest.mark.parametrize(

@@ -75,8 +75,8 @@ class CheckpointStore:
         return target
 
 
-def save_pickle(store: CheckpointStore, epoch: int, step: int, state: dict[str, Any]) -> Path:
-    return store.save(epoch, step, lambda handle: pickle.dump(state, handle, protocol=5))
+def write_pickle(state: dict[str, Any], handle: IO[bytes]) -> None:
+    pickle.dump(state, handle, protocol=5)
 
 
 def load_pickle(path: Path) -> dict[str, Any]:

@@ -82,6 +82,12 @@ class TrainConfig:
     )
     learning_rate: float = setting(0.001, number_in(0, 10, above_low=True), "optimiser step size")
     seed: int = setting(0, int_in(0, 2**32 - 1), "seed for initialisation, shuffling and the data split")
+    patience: int = setting(
+        5,
+        int_in(0, 10_000),
+        "stop after N epochs without a lower validation loss (0: run every epoch); the model "
+        "written is the epoch with the lowest validation loss either way",
+    )
     checkpoint_every: int = setting(
         1, int_in(1, 10_000), "write a checkpoint every N epochs (and always on SIGTERM)"
     )

@@ -13,7 +13,9 @@ sets it from JOB_COMPLETION_INDEX)::
 torchrun sets RANK, LOCAL_RANK and WORLD_SIZE for every process. The gradients are
 averaged by DistributedDataParallel over {% if cookiecutter.accelerator == "cuda" %}NCCL on GPUs and gloo on CPUs{% else %}gloo{% endif %}. Rank 0 alone
 writes checkpoints and the model; on resume it reads the checkpoint and broadcasts it,
-so every rank restores the same state even without a shared checkpoint volume.
+so every rank restores the same state even without a shared checkpoint volume. Each rank
+trains on its share of the same seeded shuffle a single process uses
+(``training.epoch_order``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data.distributed import DistributedSampler
+
+from .training import Parallel
 
 
 def launched() -> bool:
@@ -85,33 +88,29 @@ def wrap(model: nn.Module, context: Context) -> nn.Module:
 {%- endif %}
 
 
-def epoch_indices(size: int, epoch: int, seed: int, context: Context) -> list[int]:
-    """This rank's share of a seeded shuffle of ``range(size)`` for ``epoch``."""
-    sampler = DistributedSampler(
-        range(size), num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed
-    )
-    sampler.set_epoch(epoch)
-    return list(sampler)
+class Torchrun(Parallel):
+    """The processes of a torchrun job, for ``training.fit``: rank and world size from the
+    process group, SIGTERM and sums agreed over it, rank 0's objects broadcast."""
 
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.rank = context.rank
+        self.world_size = context.world_size
 
-def any_rank(flag: bool, context: Context) -> bool:
-    """True on every rank when ``flag`` is true on at least one (e.g. a SIGTERM)."""
-    value = torch.tensor([int(flag)], device=context.device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    def any(self, flag: bool) -> bool:
+        value = torch.tensor([int(flag)], device=self.context.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
 
+    def sum(self, values: list[float]) -> list[float]:
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.context.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor.tolist()
 
-def sum_all(values: list[float], context: Context) -> list[float]:
-    tensor = torch.tensor(values, dtype=torch.float64, device=context.device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor.tolist()
-
-
-def broadcast(obj: Any, context: Context) -> Any:
-    """Rank 0's ``obj`` on every rank."""
-    holder = [obj if context.is_main else None]
-    dist.broadcast_object_list(holder, src=0, device=context.device)
-    return holder[0]
+    def broadcast(self, obj: Any) -> Any:
+        holder = [obj if self.context.is_main else None]
+        dist.broadcast_object_list(holder, src=0, device=self.context.device)
+        return holder[0]
 
 
 def barrier() -> None:

@@ -8,7 +8,6 @@ those of the ONNX model, i.e. of what will be served.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ class TrainedModel:
     input_name: str
     output_name: str  # the probabilities tensor, shape [N, classes]
     test_probabilities: np.ndarray  # the framework's own output on Dataset.x_test
+    history: list[dict[str, float]] = field(default_factory=list)  # one entry per epoch
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,15 +106,14 @@ def write_model(
     target: Path,
     model: TrainedModel,
     dataset: Dataset,
-    history: Sequence[dict[str, float]] = (),
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Verify the ONNX model, then write the model directory with its metrics (test-split
-    figures, confusion matrix, the per-epoch ``history``) and the plots of ``plots.py``;
-    return the metrics."""
+    figures, confusion matrix, the model's per-epoch ``history``) and the plots of
+    ``plots.py``; return the metrics."""
     probabilities = verify(model, dataset)
     metrics = classification_metrics(dataset.y_test, probabilities.argmax(axis=1), dataset.classes)
-    metrics["history"] = list(history)
+    metrics["history"] = list(model.history)
     now = now or datetime.now(UTC)
     manifest = Manifest(
         framework=model.framework,

@@ -24,8 +24,6 @@ class Progress:
         self._epoch_started = self.started
         self._training_started: float | None = None
         self._line_open = False
-        # One entry per epoch finished in this run: what metrics.json and history.png show.
-        self.history: list[dict[str, float]] = []
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -55,23 +53,12 @@ class Progress:
         self._write(f"\repoch {epoch:>{len(str(epochs))}}/{epochs} [{bar}] loss {loss:.4f}\x1b[K")
         self._line_open = True
 
-    def epoch(
-        self,
-        epoch: int,
-        epochs: int,
-        loss: float,
-        acc: float,
-        val_acc: float,
-        epochs_this_run: int = 1,
-    ) -> None:
-        """Report a finished epoch (and add it to ``history``); the ETA extrapolates this
-        run's epochs so far."""
-        now = time.monotonic()
-        self.history.append(
-            {"epoch": epoch, "loss": round(loss, 6), "acc": round(acc, 6), "val_acc": round(val_acc, 6)}
-        )
+    def epoch(self, epoch: int, epochs: int, scores: dict[str, float], epochs_this_run: int = 1) -> None:
+        """Report a finished epoch; ``scores`` has loss, acc, val_loss and val_acc. The ETA
+        extrapolates this run's epochs so far."""
         if not self.enabled:
             return
+        now = time.monotonic()
         elapsed = now - self.started
         training = now - (self._training_started or self.started)
         eta = training / max(epochs_this_run, 1) * (epochs - epoch)
@@ -81,9 +68,7 @@ class Progress:
                     "event": "epoch",
                     "epoch": epoch,
                     "epochs": epochs,
-                    "loss": round(loss, 6),
-                    "acc": round(acc, 6),
-                    "val_acc": round(val_acc, 6),
+                    **{name: round(scores[name], 6) for name in ("loss", "acc", "val_loss", "val_acc")},
                     "epoch_seconds": round(now - self._epoch_started, 3),
                     "elapsed": round(elapsed, 3),
                     "eta": round(eta, 1),
@@ -91,8 +76,9 @@ class Progress:
             )
             return
         self._write(
-            f"\repoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.4f}  acc {acc:6.2%}  "
-            f"val {val_acc:6.2%}  {elapsed:6.1f}s  ETA {_duration(eta)}\x1b[K\n"
+            f"\repoch {epoch:>{len(str(epochs))}}/{epochs}  loss {scores['loss']:.4f}  "
+            f"acc {scores['acc']:6.2%}  val loss {scores['val_loss']:.4f}  val {scores['val_acc']:6.2%}  "
+            f"{elapsed:6.1f}s  ETA {_duration(eta)}\x1b[K\n"
         )
         self._line_open = False
 

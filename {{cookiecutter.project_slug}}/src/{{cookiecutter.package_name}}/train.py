@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         trained = models.train(config, dataset, progress, stop, threads)
         if trained is None:  # stopped by a signal, or a worker rank
             return 0
-        metrics = export.write_model(config.model_dir, trained, dataset, progress.history)
+        metrics = export.write_model(config.model_dir, trained, dataset)
     except (data.DataError, export.ExportError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -2,19 +2,15 @@
 {%- set cuda = cookiecutter.accelerator == "cuda" -%}
 """A small PyTorch CNN sized to the input, trained with checkpoints, exported to ONNX with softmax.
 
-The training loop is written out (no Lightning/Trainer) so checkpoints can be taken at
-any batch boundary: a checkpoint holds the model and optimiser state, the epoch, the
-batches done in it and the RNG state, and the shuffle of every epoch is a pure function
-of (seed, epoch), so a resumed run continues exactly where the interrupted one stopped.
+The loop every framework shares (``training.fit``; no Lightning/Trainer) drives it, so
+checkpoints can be taken at any batch boundary; a checkpoint holds the model and
+optimiser state and the RNG state, written with ``torch.save``.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-{%- if dist %}
-import math
-{%- endif %}
 import time
 import warnings
 from pathlib import Path
@@ -26,11 +22,12 @@ from torch import nn
 {% if dist %}
 from .. import distributed
 {%- endif %}
-from ..checkpoint import CheckpointStore, StopRequest, load_compatible
+from ..checkpoint import StopRequest
 from ..config import TrainConfig
 from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
+from ..training import fingerprint, fit
 from . import (
     FRAMEWORK,
     INPUT_NAME,
@@ -72,6 +69,50 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class TorchAdapter:
+    """A PyTorch model, its Adam optimiser and loss, for ``training.fit``; ``net`` is what
+    trains (the model itself, or its DistributedDataParallel wrapper)."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, net: nn.Module | None = None):
+        self.model = model
+        self.net = net or model
+        self.device = device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        inputs = torch.from_numpy(x).to(self.device)
+        targets = torch.from_numpy(y).to(self.device)
+        self.net.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.net(inputs)
+        loss = self.loss_fn(logits, targets)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.item()), int((logits.argmax(dim=1) == targets).sum())
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return _probabilities(self.model, torch.from_numpy(x).to(self.device))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {name: tensor.detach().clone() for name, tensor in self.model.state_dict().items()}
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(weights)
+
+
 def train(
     config: TrainConfig, dataset: Dataset, progress: Progress, stop: StopRequest, threads: int
 ) -> TrainedModel | None:
@@ -99,7 +140,6 @@ def _train(
     stop: StopRequest,
     context: distributed.Context | None,
 ) -> TrainedModel | None:
-    is_main = context is None or context.is_main
     world_size = 1 if context is None else context.world_size
 {%- if cuda %}
     device = context.device if context is not None else _device(config.device)
@@ -117,154 +157,31 @@ def _train(
 {%- endif %}
     torch.manual_seed(config.seed)
     model = SmallCNN(len(dataset.classes), *dataset.input_shape).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    loss_fn = nn.CrossEntropyLoss()
-    store = CheckpointStore(config.checkpoint_dir)
-    fingerprint = {
-        "framework": FRAMEWORK,
-        "data_sha256": dataset.sha256,
-        "classes": dataset.classes,
-        "input_shape": list(dataset.input_shape),
-        "val_fraction": config.val_fraction,
-        "batch_size": config.batch_size,
-        "learning_rate": config.learning_rate,
-        "seed": config.seed,
 {%- if dist %}
-        "world_size": world_size,
-{%- endif %}
-    }
-
-    start_epoch, start_step = 0, 0
-{%- if dist %}
-    resume = config.resume and is_main
-    state = load_compatible(store, fingerprint, progress, load=_torch_load) if resume else None
-    if context is not None:
-        state = distributed.broadcast(state, context)
-{%- else %}
-    state = load_compatible(store, fingerprint, progress, load=_torch_load) if config.resume else None
-{%- endif %}
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch, start_step = state["epoch"], state["step"]
-
-    def save(epoch: int, step: int) -> None:
-{%- if dist %}
-        if not is_main:
-            return
-{%- endif %}
-        checkpoint = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "epoch": epoch,
-            "step": step,
-            "fingerprint": fingerprint,
-        }
-        path = store.save(epoch, step, lambda handle: torch.save(checkpoint, handle))
-        progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
-{%- if dist %}
-
-    net = distributed.wrap(model, context) if context is not None else model
-{%- endif %}
-
-    x_train = torch.from_numpy(dataset.x_train).to(device)
-    y_train = torch.from_numpy(dataset.y_train).to(device)
-    x_val = torch.from_numpy(dataset.x_val).to(device)
-{%- if dist %}
-    rank_batch = math.ceil(config.batch_size / world_size)
-{%- else %}
-    batch_size = config.batch_size
-{%- endif %}
+    net = distributed.wrap(model, context) if context is not None else None
+    adapter = TorchAdapter(model, config, device, net)
+    identity = fingerprint(FRAMEWORK, config, dataset, world_size=world_size)
+    parallel = distributed.Torchrun(context) if context is not None else None
     started = time.monotonic()
-
-    for epoch in range(start_epoch, config.epochs):
-{%- if dist %}
-        if context is not None:
-            order = distributed.epoch_indices(len(x_train), epoch, config.seed, context)
-        else:
-            generator = torch.Generator().manual_seed(config.seed + epoch)
-            order = torch.randperm(len(x_train), generator=generator).tolist()
-        batches = [order[i : i + rank_batch] for i in range(0, len(order), rank_batch)]
+    result = fit(adapter, dataset, config, progress, stop, identity, parallel, write=torch.save, read=_torch_load)
 {%- else %}
-        generator = torch.Generator().manual_seed(config.seed + epoch)
-        order = torch.randperm(len(x_train), generator=generator).tolist()
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    adapter = TorchAdapter(model, config, device)
+    identity = fingerprint(FRAMEWORK, config, dataset)
+    started = time.monotonic()
+    result = fit(adapter, dataset, config, progress, stop, identity, write=torch.save, read=_torch_load)
 {%- endif %}
-        {% if dist %}net{% else %}model{% endif %}.train()
-        progress.start_epoch()
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(start_step if epoch == start_epoch else 0, len(batches)):
-{%- if dist %}
-            stopping = stop.requested
-            if context is not None:
-                stopping = distributed.any_rank(stopping, context)
-            if stopping:
-{%- else %}
-            if stop.requested:
-{%- endif %}
-                if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
-                    save(epoch, step)
-                progress.event(
-                    "stopped",
-{%- if dist %}
-                    f"stopped by {stop.signal_name or 'another rank'} at epoch {epoch + 1}, "
-                    f"batch {step}; rerun to resume",
-{%- else %}
-                    f"stopped by {stop.signal_name} at epoch {epoch + 1}, batch {step}; rerun to resume",
-{%- endif %}
-                    epoch=epoch,
-                    step=step,
-                )
-                return None
-            index = torch.tensor(batches[step], device=device)
-            inputs, targets = x_train[index], y_train[index]
-            optimizer.zero_grad(set_to_none=True)
-            logits = {% if dist %}net{% else %}model{% endif %}(inputs)
-            loss = loss_fn(logits, targets)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(targets)
-            correct += int((logits.argmax(dim=1) == targets).sum())
-            seen += len(targets)
-            progress.batch(epoch + 1, config.epochs, step + 1, len(batches), loss_sum / seen)
-
-{%- if dist %}
-        if context is not None:
-            loss_sum, correct, seen = distributed.sum_all([loss_sum, correct, seen], context)
-{%- endif %}
-        done = epoch + 1
-{%- if dist %}
-        # Rank 0 alone evaluates; the other ranks' progress is silent.
-        val_acc = _accuracy(model, x_val, dataset.y_val) if is_main else 0.0
-{%- else %}
-        val_acc = _accuracy(model, x_val, dataset.y_val)
-{%- endif %}
-        progress.epoch(
-            done,
-            config.epochs,
-            loss=loss_sum / max(seen, 1),
-            acc=correct / max(seen, 1),
-            val_acc=val_acc,
-            epochs_this_run=done - start_epoch,
-        )
-        if done % config.checkpoint_every == 0 or done == config.epochs:
-            save(done, 0)
-{%- if dist %}
-
-    if not is_main:
+    if result is None:
         return None
-{%- endif %}
     return TrainedModel(
         framework=FRAMEWORK,
         framework_version=torch.__version__,
         onnx_bytes=_to_onnx(model, dataset),
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
-        test_probabilities=_probabilities(model, torch.from_numpy(dataset.x_test).to(device)),
+        test_probabilities=adapter.predict(dataset.x_test),
+        history=result.history,
         extra={
-            "epochs": config.epochs,
+            **result.summary(),
 {%- if dist %}
             "world_size": world_size,
 {%- endif %}
@@ -287,10 +204,6 @@ def _device(setting: str) -> torch.device:
 def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     return torch.softmax(model(x), dim=1).cpu().numpy()
-
-
-def _accuracy(model: nn.Module, x: torch.Tensor, y: np.ndarray) -> float:
-    return float((_probabilities(model, x).argmax(axis=1) == y).mean())
 
 
 def _to_onnx(model: nn.Module, dataset: Dataset) -> bytes:

@@ -1,0 +1,268 @@
+"""The training loop, one for every framework: seeded shuffles, checkpoints at any batch
+boundary, SIGTERM, resume, validation, early stopping and selection of the best epoch.
+
+A framework brings an ``Adapter`` (models/torch_cnn.py, keras_cnn.py, sklearn_pipeline.py):
+one optimisation step, class probabilities, and its state to checkpoint and restore. This
+module does everything else, so the frameworks train, shuffle, stop and resume alike.
+
+- The shuffle of an epoch is a pure function of (seed, epoch) (``epoch_order``), so a
+  resumed run continues exactly where the interrupted one stopped.
+- A checkpoint holds the adapter's state, the epoch and the batches done in it, the
+  partial epoch's running sums, the best epoch so far and the history, so a resumed run
+  reports the same history as an uninterrupted one.
+- After every epoch the validation split is scored; the epoch with the lowest validation
+  loss is kept, and with ``PATIENCE`` > 0 training stops once that many epochs pass
+  without a lower one (Keras' ``EarlyStopping(monitor="val_loss",
+  restore_best_weights=True)``). The test split is not seen here: the caller evaluates it
+  once, on the kept weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from .checkpoint import CheckpointStore, StopRequest, load_compatible, load_pickle, write_pickle
+from .config import TrainConfig
+from .data import Dataset
+from .progress import Progress
+
+CHECKPOINT_FORMAT = 2  # what a checkpoint holds; older ones are not resumed from
+
+
+class Adapter(Protocol):
+    """What the loop needs of a framework's model and optimiser."""
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """One optimisation step on a batch (x: [B, *example shape] float32, y: [B] int64
+        class indices); returns (mean loss, correctly classified examples)."""
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, classes] float32 for x [N, *example shape], in eval mode."""
+        ...
+
+    def state(self) -> Any:
+        """Everything training continues from (model, optimiser, RNG), for a checkpoint."""
+        ...
+
+    def restore(self, state: Any) -> None:
+        """Continue from what ``state`` returned (possibly in another process)."""
+        ...
+
+    def weights(self) -> Any:
+        """A copy of the model's weights, unaffected by later steps."""
+        ...
+
+    def load_weights(self, weights: Any) -> None:
+        """Put back what ``weights`` returned."""
+        ...
+
+
+class Parallel:
+    """How the processes of a run share the work; this one is a single process.
+
+    ``distributed.Torchrun`` overrides it for data-parallel training with torchrun.
+    """
+
+    rank = 0
+    world_size = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is true on one (a SIGTERM on one rank)."""
+        return flag
+
+    def sum(self, values: list[float]) -> list[float]:
+        return values
+
+    def broadcast(self, obj: Any) -> Any:
+        """The main process's ``obj``."""
+        return obj
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did; the adapter holds the weights of ``best_epoch``."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+    def summary(self) -> dict[str, Any]:
+        """For the manifest: epochs trained, the epoch kept, and whether patience ran out."""
+        return {"epochs": self.epochs_run, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+
+
+def epoch_order(size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:
+    """Indices of this process's examples for ``epoch``, in training order.
+
+    One seeded permutation of ``range(size)`` per (seed, epoch); with several processes it
+    is padded by repeating its start to a multiple of ``world_size`` and dealt out
+    round-robin, so every process has the same number of examples (as torch's
+    ``DistributedSampler`` does).
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(size)
+    if world_size > 1:
+        order = np.resize(order, math.ceil(size / world_size) * world_size)[rank::world_size]
+    return order
+
+
+def fingerprint(framework: str, config: TrainConfig, dataset: Dataset, **extra: Any) -> dict[str, Any]:
+    """What must be unchanged for a checkpoint to continue: data, classes, shapes and the
+    settings that shape the trajectory."""
+    return {
+        "checkpoint_format": CHECKPOINT_FORMAT,
+        "framework": framework,
+        "data_sha256": dataset.sha256,
+        "classes": dataset.classes,
+        "input_shape": list(dataset.input_shape),
+        "val_fraction": config.val_fraction,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "seed": config.seed,
+        **extra,
+    }
+
+
+def fit(
+    adapter: Adapter,
+    dataset: Dataset,
+    config: TrainConfig,
+    progress: Progress,
+    stop: StopRequest,
+    identity: dict[str, Any],
+    parallel: Parallel | None = None,
+    write: Callable[[dict[str, Any], IO[bytes]], None] = write_pickle,
+    read: Callable[[Path], dict[str, Any]] = load_pickle,
+) -> FitResult | None:
+    """Train ``adapter`` on ``dataset``'s train split for ``config.epochs`` epochs.
+
+    ``identity`` is the run's ``fingerprint``; ``write``/``read`` store a checkpoint dict
+    (pickle unless the framework has its own format). Returns None when stopped by a
+    signal (a checkpoint was saved) and on every process but the main one; otherwise the
+    adapter holds the best epoch's weights.
+    """
+    parallel = parallel or Parallel()
+    store = CheckpointStore(config.checkpoint_dir)
+    batch_size = math.ceil(config.batch_size / parallel.world_size)  # each process's share
+    state = None
+    if config.resume and parallel.is_main:
+        state = load_compatible(store, identity, progress, load=read)
+    state = parallel.broadcast(state)
+
+    start_epoch, start_step, partial = 0, 0, [0.0, 0, 0]
+    history: list[dict[str, float]] = []
+    best: dict[str, Any] | None = None  # epoch, val_loss, val_acc, weights
+    if state is not None:
+        adapter.restore(state["model"])
+        start_epoch, start_step = state["epoch"], state["step"]
+        partial = list(state.get("partial", partial))
+        history, best = list(state.get("history", [])), state.get("best")
+
+    def save(epoch: int, step: int, sums: list[float]) -> None:
+        if not parallel.is_main:
+            return
+        checkpoint = {
+            "model": adapter.state(),
+            "epoch": epoch,
+            "step": step,
+            "partial": [float(value) for value in sums],
+            "history": history,
+            "best": best,
+            "fingerprint": identity,
+        }
+        path = store.save(epoch, step, lambda handle: write(checkpoint, handle))
+        progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
+
+    stopped_early = False
+    for epoch in range(start_epoch, config.epochs):
+        if parallel.broadcast(_patience_ran_out(best, epoch, config.patience)):
+            stopped_early = True
+            if best is not None:  # the main process
+                progress.event(
+                    "early_stop",
+                    f"validation loss has not improved for {epoch - best['epoch']} epochs "
+                    f"(PATIENCE={config.patience}); stopping after epoch {epoch} of {config.epochs}",
+                    epoch=epoch,
+                    best_epoch=best["epoch"],
+                )
+            break
+        order = epoch_order(len(dataset.y_train), config.seed, epoch, parallel.rank, parallel.world_size)
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        first = start_step if epoch == start_epoch else 0
+        sums = partial if epoch == start_epoch else [0.0, 0, 0]  # loss sum, correct, seen
+        progress.start_epoch()
+        for step in range(first, len(batches)):
+            if parallel.any(stop.requested):
+                if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
+                    save(epoch, step, sums)
+                progress.event(
+                    "stopped",
+                    f"stopped by {stop.signal_name or 'another process'} at epoch {epoch + 1}, "
+                    f"batch {step}; rerun to resume",
+                    epoch=epoch,
+                    step=step,
+                )
+                return None
+            batch = batches[step]
+            loss, correct = adapter.train_step(dataset.x_train[batch], dataset.y_train[batch])
+            sums = [sums[0] + loss * len(batch), sums[1] + correct, sums[2] + len(batch)]
+            progress.batch(epoch + 1, config.epochs, step + 1, len(batches), sums[0] / sums[2])
+        loss_sum, correct, seen = parallel.sum(sums)
+        done = epoch + 1
+        if parallel.is_main:  # the main process alone scores the validation split
+            val_loss, val_acc = evaluate(adapter.predict(dataset.x_val), dataset.y_val)
+            entry = {
+                "epoch": done,
+                "loss": round(loss_sum / max(seen, 1), 6),
+                "acc": round(correct / max(seen, 1), 6),
+                "val_loss": round(val_loss, 6),
+                "val_acc": round(val_acc, 6),
+            }
+            history.append(entry)
+            if best is None or val_loss < best["val_loss"]:
+                best = {"epoch": done, "val_loss": val_loss, "val_acc": val_acc, "weights": adapter.weights()}
+            progress.epoch(done, config.epochs, entry, epochs_this_run=done - start_epoch)
+        if done % config.checkpoint_every == 0 or done == config.epochs:
+            save(done, 0, [0.0, 0, 0])
+
+    if not parallel.is_main:
+        return None
+    if best is None:  # a checkpoint at or past EPOCHS that holds no scored epoch
+        raise RuntimeError(f"no epoch was trained; rerun with RESUME=false or EPOCHS above {config.epochs}")
+    adapter.load_weights(best["weights"])
+    progress.event(
+        "best",
+        f"keeping epoch {best['epoch']} (validation loss {best['val_loss']:.4f}, "
+        f"accuracy {best['val_acc']:.2%})",
+        epoch=best["epoch"],
+        val_loss=round(best["val_loss"], 6),
+        val_acc=round(best["val_acc"], 6),
+    )
+    return FitResult(
+        history=history,
+        best_epoch=best["epoch"],
+        epochs_run=history[-1]["epoch"] if history else 0,
+        stopped_early=stopped_early,
+    )
+
+
+def evaluate(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of probabilities [N, classes] against labels [N]."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
+    return loss, float(np.mean(probabilities.argmax(axis=1) == labels))
+
+
+def _patience_ran_out(best: dict[str, Any] | None, finished: int, patience: int) -> bool:
+    return bool(patience and best is not None and finished - best["epoch"] >= patience)
