@@ -11,15 +11,9 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
-from {{ cookiecutter.package_name }}.data import (
-    DataError,
-    dataset_sha256,
-    hold_out,
-    list_images,
-    load_dataset,
-    preprocess_image,
-)
+from {{ cookiecutter.package_name }}.data import DataError, list_images, preprocess_image
 from {{ cookiecutter.package_name }}.datasets import ensure_dataset, materialize
+from {{ cookiecutter.package_name }}.splits import dataset_sha256, hold_out, load_dataset
 
 
 def test_materialized_digits_have_expected_counts_and_classes(digits_dir: Path) -> None:
@@ -109,11 +103,13 @@ def test_load_dataset_derives_preprocessing(digits_dir: Path) -> None:
     dataset = load_dataset(digits_dir, "NCHW")
     pre = dataset.preprocessing
     assert (pre.color_mode, pre.size, pre.layout) == ("L", (8, 8), "NCHW")
-    assert dataset.x_train.shape == (1295, 1, 8, 8)  # 1437 minus 10% of each class (rounded) for validation
-    assert dataset.x_val.shape == (142, 1, 8, 8) and dataset.x_test.shape == (360, 1, 8, 8)
-    assert dataset.x_train.dtype == np.float32
-    assert abs(float(dataset.x_train.mean())) < 1e-3
-    assert abs(float(dataset.x_train.std()) - 1.0) < 1e-3
+    x_train, _ = dataset.train.arrays()
+    assert x_train.shape == (1295, 1, 8, 8)  # 1437 minus 10% of each class (rounded) for validation
+    assert dataset.val.arrays()[0].shape == (142, 1, 8, 8)
+    assert dataset.test.arrays()[0].shape == (360, 1, 8, 8)
+    assert x_train.dtype == np.float32 and dataset.input_shape == (1, 8, 8)
+    assert abs(float(x_train.mean())) < 1e-3
+    assert abs(float(x_train.std()) - 1.0) < 1e-3
     assert len(dataset.sha256) == 64
 
 
@@ -147,9 +143,9 @@ def test_user_image_folder_with_jpeg_and_named_classes(tmp_path: Path) -> None:
     assert dataset.classes == ["cat", "dog"]
     assert dataset.preprocessing.size == (10, 12)
     assert dataset.preprocessing.color_mode == "RGB"  # color photos give a color model
-    assert dataset.x_train.shape == (6, 12, 10, 3)  # 8 minus one per class for validation
-    assert sorted(dataset.y_test.tolist()) == [0, 0, 1, 1]
-    assert sorted(dataset.y_val.tolist()) == [0, 1]  # at least one of each class held out
+    assert dataset.train.arrays()[0].shape == (6, 12, 10, 3)  # 8 minus one per class for validation
+    assert sorted(dataset.test.labels.tolist()) == [0, 0, 1, 1]
+    assert sorted(dataset.val.labels.tolist()) == [0, 1]  # at least one of each class held out
 
 
 def test_missing_split_is_a_clear_error(tmp_path: Path) -> None:
@@ -179,7 +175,7 @@ def test_a_val_folder_is_the_validation_split(tmp_path: Path) -> None:
             for index in range(count):
                 Image.new("L", (6, 6), 40 * index).save(folder / f"{index}.png")
     dataset = load_dataset(tmp_path, "NF")
-    assert (len(dataset.y_train), len(dataset.y_val), len(dataset.y_test)) == (8, 6, 4)
+    assert (len(dataset.train), len(dataset.val), len(dataset.test)) == (8, 6, 4)
     assert dataset_sha256(tmp_path) != ""
     (tmp_path / "val" / "c").mkdir()
     with pytest.raises(DataError, match="val has classes not in the train split: c"):

@@ -13,10 +13,11 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.checkpoint import StopRequest
 from {{ cookiecutter.package_name }}.config import load_config
-from {{ cookiecutter.package_name }}.data import Dataset, list_images, load_dataset, preprocess_image
+from {{ cookiecutter.package_name }}.data import list_images, preprocess_image
 from {{ cookiecutter.package_name }}.export import TOLERANCE, ExportError, TrainedModel, verify
 from {{ cookiecutter.package_name }}.models import LAYOUT, OUTPUT_NAME, train
 from {{ cookiecutter.package_name }}.progress import Progress
+from {{ cookiecutter.package_name }}.splits import Dataset, load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_onnx_has_dynamic_batch_and_named_probabilities(trained: tuple[TrainedMo
     assert list(tensor.shape[1:]) == list(dataset.input_shape)
     assert model.output_name == OUTPUT_NAME
     for batch in (1, 7):
-        (out,) = session.run([OUTPUT_NAME], {tensor.name: dataset.x_test[:batch]})
+        (out,) = session.run([OUTPUT_NAME], {tensor.name: dataset.test.batch(range(batch))[0]})
         assert out.shape == (batch, 10)
 
 
@@ -68,5 +69,5 @@ def test_image_file_through_preprocess_image_gives_the_training_input(
     path, label = list_images(digits_dir)["test"][5]
     with Image.open(path) as image:
         x = preprocess_image(image, dataset.preprocessing)
-    np.testing.assert_array_equal(x, dataset.x_test[5])
-    assert label == dataset.y_test[5]
+    np.testing.assert_array_equal(x, dataset.test.example(5))
+    assert label == dataset.test.labels[5]

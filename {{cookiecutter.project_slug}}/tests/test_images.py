@@ -14,10 +14,11 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
 from {{ cookiecutter.package_name }}.config import load_config
-from {{ cookiecutter.package_name }}.data import MAX_AUTO_SIDE, list_images, load_dataset, preprocess_image, read_image
+from {{ cookiecutter.package_name }}.data import MAX_AUTO_SIDE, list_images, preprocess_image, read_image
 from {{ cookiecutter.package_name }}.datasets import SHAPE_COLORS, SHAPES, materialize
 from {{ cookiecutter.package_name }}.serve.images import open_image, to_model_input
 from {{ cookiecutter.package_name }}.settings import SettingsError
+from {{ cookiecutter.package_name }}.splits import load_dataset
 
 
 def _gradient(mode: str, size: tuple[int, int] = (20, 12)) -> Image.Image:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import read_model_dir
-from {{ cookiecutter.package_name }}.data import dataset_sha256
 from {{ cookiecutter.package_name }}.models import FRAMEWORK, LAYOUT
+from {{ cookiecutter.package_name }}.splits import dataset_sha256
 
 
 def test_short_training_run_writes_a_complete_model_dir(runner, digits_dir) -> None:

@@ -1,4 +1,4 @@
-"""Image-folder data: listing, decoding, preprocessing and loading for training and serving.
+"""Image-folder data: listing, decoding and preprocessing, for training and serving.
 
 Layout read by training (PNG or JPEG images, classes are the sorted folder names)::
 
@@ -14,21 +14,19 @@ Every image, in training and in serving, goes through the same functions: ``upri
 converts to L and RGB: palettes, alpha, 16-bit) and ``preprocess_image`` (color mode, size,
 scale, normalisation, layout), so the model sees an uploaded file exactly as it saw the
 same file in training. The color mode and input size follow the train split unless
-COLOR_MODE / IMAGE_SIZE say otherwise (``load_dataset``). The built-in data sets (digits,
-shapes) are written by ``datasets``; this module needs only numpy and Pillow.
+COLOR_MODE / IMAGE_SIZE say otherwise (``splits.load_dataset``, which reads the splits a
+batch at a time). The built-in data sets (digits, shapes) are written by ``datasets``;
+this module needs only numpy and Pillow.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .artifacts import COLOR_MODES, LAYOUTS, Preprocessing
+from .artifacts import LAYOUTS, Preprocessing
 
 SPLITS = ("train", "val", "test")
 OPTIONAL_SPLITS = ("val",)
@@ -42,26 +40,6 @@ _SAFE_MODES = ("1", "L", "LA", "RGB", "RGBA")
 
 class DataError(RuntimeError):
     """The data directory is missing, malformed or has unreadable images."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """The three splits preprocessed for one model layout, with what produced them."""
-
-    classes: list[str]
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    preprocessing: Preprocessing
-    sha256: str
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one example, without the batch dimension."""
-        return tuple(self.x_train.shape[1:])
 
 
 def upright(image: Image.Image) -> Image.Image:
@@ -113,16 +91,6 @@ def has_color(image: Image.Image) -> bool:
         return False
     red, green, blue = (np.asarray(image.getchannel(band)) for band in "RGB")
     return bool(np.any(red != green) or np.any(green != blue))
-
-
-def choose_size(sizes: Counter[tuple[int, int]], image_size: tuple[int, int] | None) -> tuple[int, int]:
-    """The input (width, height): ``image_size`` when given, else the most common size,
-    scaled down (aspect kept) so its longer side is at most ``MAX_AUTO_SIDE`` pixels."""
-    if image_size is not None:
-        return image_size
-    width, height = max(sizes, key=lambda item: (sizes[item], item))
-    factor = min(1.0, MAX_AUTO_SIDE / max(width, height))
-    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
 def value_range(pre: Preprocessing) -> tuple[float, float]:
@@ -215,85 +183,6 @@ def list_classes(root: Path) -> list[str]:
 
 def _layout(root: Path) -> str:
     return f"{root}/train/<class>/*.png and {root}/test/<class>/*.png"
-
-
-def dataset_sha256(root: Path) -> str:
-    """sha256 over the sorted relative paths and bytes of every image of both splits."""
-    root = Path(root)
-    digest = hashlib.sha256()
-    paths = sorted(path for files in list_images(root).values() for path, _ in files)
-    for path in paths:
-        content = path.read_bytes()
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(len(content).to_bytes(8, "big"))
-        digest.update(content)
-    return digest.hexdigest()
-
-
-def load_dataset(
-    root: Path,
-    layout: str,
-    color_mode: str = AUTO,
-    image_size: tuple[int, int] | None = None,
-    val_fraction: float = 0.1,
-    seed: int = 0,
-) -> Dataset:
-    """Read and preprocess the splits into arrays of shape [N, *example shape], float32.
-
-    ``color_mode``: "L", "RGB" or "auto" (RGB when any train image has color). ``image_size``:
-    (width, height), or None for the most common train size capped at ``MAX_AUTO_SIDE``.
-    Without ``<root>/val``, ``val_fraction`` of each class of train (at least one image of a
-    class with two or more) is held out for validation, chosen by ``seed``. Color mode, size,
-    mean and std come from the images trained on, so the manifest reproduces the
-    preprocessing. Raises DataError for a malformed tree or an unreadable image.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
-    if color_mode != AUTO and color_mode not in COLOR_MODES:
-        raise ValueError(
-            f"unknown color mode {color_mode!r}; expected auto or one of {', '.join(COLOR_MODES)}"
-        )
-    root = Path(root)
-    splits = list_images(root)
-    if "val" not in splits:
-        splits["train"], splits["val"] = hold_out(splits["train"], val_fraction, seed)
-    images = {split: [(read_image(path), label) for path, label in files] for split, files in splits.items()}
-    train_images = [image for image, _ in images["train"]]
-    if color_mode == AUTO:
-        color_mode = "RGB" if any(has_color(image) for image in train_images) else "L"
-    size = choose_size(Counter(image.size for image in train_images), image_size)
-    pre = Preprocessing(color_mode=color_mode, size=size, scale=1.0 / 255.0, mean=0.0, std=1.0, layout="NF")
-    scaled = np.stack([preprocess_image(image, pre) for image in train_images])
-    mean, std = float(scaled.mean()), float(scaled.std()) or 1.0
-    pre = replace(pre, mean=round(mean, 6), std=round(std, 6), layout=layout)
-
-    def arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
-        x = np.stack([preprocess_image(image, pre) for image, _ in images[split]])
-        y = np.array([label for _, label in images[split]], dtype=np.int64)
-        return x, y
-
-    x_train, y_train = arrays("train")
-    x_val, y_val = arrays("val")
-    x_test, y_test = arrays("test")
-    classes = list_classes(root)
-    return Dataset(classes, x_train, y_train, x_val, y_val, x_test, y_test, pre, dataset_sha256(root))
-
-
-def hold_out(
-    files: list[tuple[Path, int]], fraction: float, seed: int
-) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
-    """Split (path, class index) pairs into (kept, held out): per class, ``round(n * fraction)``
-    examples, at least one of a class with two or more and never all; chosen by ``seed``,
-    both lists in their original order."""
-    rng = np.random.default_rng([seed, 2])
-    labels = np.array([label for _, label in files])
-    held: set[int] = set()
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        count = min(max(round(len(members) * fraction), 1), len(members) - 1)
-        held.update(rng.choice(members, size=count, replace=False).tolist() if count > 0 else [])
-    kept = [item for index, item in enumerate(files) if index not in held]
-    return kept, [item for index, item in enumerate(files) if index in held]
 
 
 def read_image(path: Path) -> Image.Image:

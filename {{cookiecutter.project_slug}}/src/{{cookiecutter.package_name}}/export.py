@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from . import plots
 from .artifacts import Manifest, write_model_dir
-from .data import Dataset
+from .splits import Dataset
 
 TOLERANCE = 1e-4
 
@@ -34,7 +34,7 @@ class TrainedModel:
     onnx_bytes: bytes
     input_name: str
     output_name: str  # the probabilities tensor, shape [N, classes]
-    test_probabilities: np.ndarray  # the framework's own output on Dataset.x_test
+    test_probabilities: np.ndarray  # [N, classes]: the framework's own output on the test split
     history: list[dict[str, float]] = field(default_factory=list)  # one entry per epoch
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -60,8 +60,8 @@ def onnx_probabilities(model: TrainedModel, x: np.ndarray) -> np.ndarray:
 def verify(model: TrainedModel, dataset: Dataset) -> np.ndarray:
     """Run the ONNX model on the test split; return its probabilities if it matches."""
     expected = np.asarray(model.test_probabilities, dtype=np.float32)
-    actual = onnx_probabilities(model, dataset.x_test)
-    shape = (len(dataset.x_test), len(dataset.classes))
+    actual = np.concatenate([onnx_probabilities(model, x) for x in dataset.test.chunks()])
+    shape = (len(dataset.test), len(dataset.classes))
     if actual.shape != shape:
         raise ExportError(f"ONNX probabilities have shape {actual.shape}, expected {shape}")
     if not np.allclose(actual.sum(axis=1), 1.0, atol=1e-3):
@@ -112,7 +112,7 @@ def write_model(
     figures, confusion matrix, the model's per-epoch ``history``) and the plots of
     ``plots.py``; return the metrics."""
     probabilities = verify(model, dataset)
-    metrics = classification_metrics(dataset.y_test, probabilities.argmax(axis=1), dataset.classes)
+    metrics = classification_metrics(dataset.test.labels, probabilities.argmax(axis=1), dataset.classes)
     metrics["history"] = list(model.history)
     now = now or datetime.now(UTC)
     manifest = Manifest(
@@ -126,8 +126,8 @@ def write_model(
         created_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         model_version=f"{now:%Y%m%dT%H%M%SZ}-{dataset.sha256[:8]}",
         extra={
-            "n_train": len(dataset.y_train),
-            "n_val": len(dataset.y_val),
+            "n_train": len(dataset.train),
+            "n_val": len(dataset.val),
             "onnxruntime_version": ort.__version__,
             **model.extra,
         },

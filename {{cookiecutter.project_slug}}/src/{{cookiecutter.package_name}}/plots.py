@@ -1,5 +1,5 @@
-"""The pictures of a training run, written beside the model: ``history.png`` (loss and
-accuracy per epoch) and ``confusion_matrix.png`` (test split, true class by predicted).
+"""The pictures of a training run, written beside the model: ``history.png`` (training and
+validation loss and accuracy per epoch) and ``confusion_matrix.png`` (test split, true class by predicted).
 
 matplotlib with its non-interactive Agg backend: no display needed, PNG bytes out.
 """
@@ -40,12 +40,13 @@ def _png(figure: Any) -> bytes:
 
 
 def history_png(history: Sequence[dict[str, float]]) -> bytes:
-    """Training loss, and training and validation accuracy, by epoch (one entry per epoch)."""
+    """Training and validation loss and accuracy by epoch (one entry per epoch)."""
     plt = _pyplot()
     epochs = [entry["epoch"] for entry in history]
     figure, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
     loss.plot(epochs, [entry["loss"] for entry in history], marker="o", label="train")
-    loss.set(title="loss", xlabel="epoch")
+    loss.plot(epochs, [entry["val_loss"] for entry in history], marker="o", label="validation")
+    loss.set(title="loss (cross-entropy)", xlabel="epoch")
     accuracy.plot(epochs, [entry["acc"] for entry in history], marker="o", label="train")
     accuracy.plot(epochs, [entry["val_acc"] for entry in history], marker="o", label="validation")
     accuracy.set(title="accuracy", xlabel="epoch", ylim=(0, 1.01))

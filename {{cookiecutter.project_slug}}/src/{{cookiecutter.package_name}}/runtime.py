@@ -98,3 +98,21 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="ascii")
     except OSError:
         return ""
+
+
+def peak_memory_mib(status: Path = Path("/proc/self/status")) -> float | None:
+    """This process's peak resident memory in MiB since it started (Linux's ``VmHWM``), or
+    None where there is no such file.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over from the process that forked
+    this one (its peak at the exec), so a small program started by a large one reports the
+    large one's memory.
+    """
+    try:
+        text = status.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)  # kB
+    return None

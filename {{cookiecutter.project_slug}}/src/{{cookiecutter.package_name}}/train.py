@@ -43,31 +43,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(config.log_format)
 {%- endif %}
 
-    from . import data, datasets, export, models
+    from . import data, datasets, export, models, splits
 
     try:
         if datasets.ensure_dataset(config.data_dir, seed=config.seed):
             progress.event(
                 "data", f"wrote the digits data set to {config.data_dir}", data_dir=str(config.data_dir)
             )
-        dataset = data.load_dataset(
+        dataset = splits.load_dataset(
             config.data_dir,
             models.LAYOUT,
             config.color_mode,
             config.image_size,
             val_fraction=config.val_fraction,
             seed=config.seed,
+            workers=threads,
         )
         pre = dataset.preprocessing
         progress.event(
             "start",
-            f"training {models.FRAMEWORK} on {len(dataset.y_train)} images "
-            f"({len(dataset.classes)} classes, validation {len(dataset.y_val)}, test {len(dataset.y_test)}, "
+            f"training {models.FRAMEWORK} on {len(dataset.train)} images "
+            f"({len(dataset.classes)} classes, validation {len(dataset.val)}, test {len(dataset.test)}, "
             f"{pre.color_mode} {pre.size[0]}x{pre.size[1]}) with {threads} threads",
             framework=models.FRAMEWORK,
-            n_train=len(dataset.y_train),
-            n_val=len(dataset.y_val),
-            n_test=len(dataset.y_test),
+            n_train=len(dataset.train),
+            n_val=len(dataset.val),
+            n_test=len(dataset.test),
             classes=len(dataset.classes),
             color_mode=pre.color_mode,
             image_size=list(pre.size),
@@ -81,12 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (data.DataError, export.ExportError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    peak = runtime.peak_memory_mib()
     progress.event(
         "done",
-        f"wrote {config.model_dir} (test accuracy {metrics['accuracy']:.2%})",
+        f"wrote {config.model_dir} (test accuracy {metrics['accuracy']:.2%}"
+        + (f", peak memory {peak:.0f} MiB)" if peak is not None else ")"),
         model_dir=str(config.model_dir),
         accuracy=metrics["accuracy"],
         elapsed=round(progress.elapsed(), 3),
+        peak_memory_mib=peak,
     )
     return 0
 

@@ -20,7 +20,7 @@ module does everything else, so the frameworks train, shuffle, stop and resume a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,14 +29,22 @@ import numpy as np
 
 from .checkpoint import CheckpointStore, StopRequest, load_compatible, load_pickle, write_pickle
 from .config import TrainConfig
-from .data import Dataset
 from .progress import Progress
+from .splits import Dataset, Split, predict_split
 
 CHECKPOINT_FORMAT = 2  # what a checkpoint holds; older ones are not resumed from
 
 
 class Adapter(Protocol):
     """What the loop needs of a framework's model and optimiser."""
+
+    def batches(
+        self, split: Split, order: np.ndarray, batch_size: int
+    ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """(x, y) for the examples ``order[i : i + batch_size]`` of ``split``, for i = 0,
+        batch_size, ...: read from disk with the framework's own loader while training runs
+        (``splits.sequential_batches`` where there is none)."""
+        ...
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One optimisation step on a batch (x: [B, *example shape] float32, y: [B] int64
@@ -197,12 +205,13 @@ def fit(
                     best_epoch=best["epoch"],
                 )
             break
-        order = epoch_order(len(dataset.y_train), config.seed, epoch, parallel.rank, parallel.world_size)
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        order = epoch_order(len(dataset.train), config.seed, epoch, parallel.rank, parallel.world_size)
+        steps = math.ceil(len(order) / batch_size)
         first = start_step if epoch == start_epoch else 0
         sums = partial if epoch == start_epoch else [0.0, 0, 0]  # loss sum, correct, seen
         progress.start_epoch()
-        for step in range(first, len(batches)):
+        loader = iter(adapter.batches(dataset.train, order[first * batch_size :], batch_size))
+        for step in range(first, steps):
             if parallel.any(stop.requested):
                 if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
                     save(epoch, step, sums)
@@ -214,14 +223,14 @@ def fit(
                     step=step,
                 )
                 return None
-            batch = batches[step]
-            loss, correct = adapter.train_step(dataset.x_train[batch], dataset.y_train[batch])
-            sums = [sums[0] + loss * len(batch), sums[1] + correct, sums[2] + len(batch)]
-            progress.batch(epoch + 1, config.epochs, step + 1, len(batches), sums[0] / sums[2])
+            x, y = next(loader)
+            loss, correct = adapter.train_step(x, y)
+            sums = [sums[0] + loss * len(y), sums[1] + correct, sums[2] + len(y)]
+            progress.batch(epoch + 1, config.epochs, step + 1, steps, sums[0] / sums[2])
         loss_sum, correct, seen = parallel.sum(sums)
         done = epoch + 1
         if parallel.is_main:  # the main process alone scores the validation split
-            val_loss, val_acc = evaluate(adapter.predict(dataset.x_val), dataset.y_val)
+            val_loss, val_acc = evaluate(predict_split(adapter.predict, dataset.val), dataset.val.labels)
             entry = {
                 "epoch": done,
                 "loss": round(loss_sum / max(seen, 1), 6),

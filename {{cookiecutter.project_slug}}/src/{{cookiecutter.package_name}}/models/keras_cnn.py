@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,9 @@ import tf2onnx  # noqa: E402
 
 from ..checkpoint import StopRequest  # noqa: E402
 from ..config import TrainConfig  # noqa: E402
-from ..data import Dataset  # noqa: E402
 from ..export import TrainedModel  # noqa: E402
 from ..progress import Progress  # noqa: E402
+from ..splits import Dataset, Split, predict_split  # noqa: E402
 from ..training import fingerprint, fit  # noqa: E402
 from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME, small_cnn_stages  # noqa: E402
 
@@ -58,8 +59,12 @@ def build_model(classes: int, input_shape: tuple[int, ...]) -> keras.Model:
 class KerasAdapter:
     """A Keras model, its Adam optimiser and a compiled training step, for ``training.fit``."""
 
-    def __init__(self, model: keras.Model, config: TrainConfig, input_shape: tuple[int, ...]) -> None:
+    def __init__(
+        self, model: keras.Model, config: TrainConfig, input_shape: tuple[int, ...], threads: int
+    ) -> None:
         self.model = model
+        self.input_shape = input_shape
+        self.threads = threads
         self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
         self.optimizer.build(model.trainable_variables)
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
@@ -76,6 +81,22 @@ class KerasAdapter:
             return loss, correct
 
         self._step = step
+
+    def batches(
+        self, split: Split, order: np.ndarray, batch_size: int
+    ) -> Iterable[tuple[tf.Tensor, tf.Tensor]]:
+        """A ``tf.data`` pipeline: images decoded by ``threads`` parallel calls, in order, one
+        batch prefetched."""
+        labels = tf.constant(split.labels)
+
+        def read(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            x = tf.numpy_function(lambda i: split.example(int(i)), [index], tf.float32, stateful=False)
+            x.set_shape(self.input_shape)
+            return x, tf.gather(labels, index)
+
+        pipeline = tf.data.Dataset.from_tensor_slices(order.astype(np.int64))
+        pipeline = pipeline.map(read, num_parallel_calls=self.threads, deterministic=True)
+        return pipeline.batch(batch_size).prefetch(1)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         loss, correct = self._step(x, y)
@@ -109,7 +130,7 @@ def train(
     _configure(threads{% if cookiecutter.accelerator == "cuda" %}, config.device{% endif %})
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(dataset.classes), dataset.input_shape)
-    adapter = KerasAdapter(model, config, dataset.input_shape)
+    adapter = KerasAdapter(model, config, dataset.input_shape, threads)
     started = time.monotonic()
     result = fit(adapter, dataset, config, progress, stop, fingerprint(FRAMEWORK, config, dataset))
     if result is None:
@@ -120,7 +141,7 @@ def train(
         onnx_bytes=_to_onnx(model, dataset),
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
-        test_probabilities=_probabilities(model, dataset.x_test),
+        test_probabilities=predict_split(adapter.predict, dataset.test),
         history=result.history,
         extra={
             **result.summary(),

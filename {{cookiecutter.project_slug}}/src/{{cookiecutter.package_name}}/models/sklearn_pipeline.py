@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import time
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,9 @@ from sklearn.preprocessing import StandardScaler
 
 from ..checkpoint import StopRequest
 from ..config import TrainConfig
-from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
+from ..splits import Dataset, Split, predict_split, sequential_batches
 from ..training import fingerprint, fit
 from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME
 
@@ -38,7 +39,9 @@ class PipelineAdapter:
 
     def __init__(self, config: TrainConfig, dataset: Dataset) -> None:
         self.classes = np.arange(len(dataset.classes))
-        self.scaler = StandardScaler().fit(dataset.x_train)
+        self.scaler = StandardScaler()
+        for x in dataset.train.chunks():  # the train split a chunk at a time
+            self.scaler.partial_fit(x)
         self.mlp = MLPClassifier(
             hidden_layer_sizes=HIDDEN_UNITS,
             learning_rate_init=config.learning_rate,
@@ -46,6 +49,11 @@ class PipelineAdapter:
             shuffle=False,  # the loop shuffles, per epoch
             random_state=config.seed,
         )
+
+    def batches(
+        self, split: Split, order: np.ndarray, batch_size: int
+    ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        return sequential_batches(split, order, batch_size)  # partial_fit's chunks
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         x = self.scaler.transform(x)
@@ -89,7 +97,7 @@ def train(
         onnx_bytes=_to_onnx(pipeline, dataset),
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
-        test_probabilities=pipeline.predict_proba(dataset.x_test),
+        test_probabilities=predict_split(pipeline.predict_proba, dataset.test),
         history=result.history,
         extra={
             **result.summary(),

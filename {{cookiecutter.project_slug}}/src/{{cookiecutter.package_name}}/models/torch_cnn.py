@@ -13,20 +13,22 @@ import copy
 import logging
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 {% if dist %}
 from .. import distributed
 {%- endif %}
 from ..checkpoint import StopRequest
 from ..config import TrainConfig
-from ..data import Dataset
 from ..export import TrainedModel
 from ..progress import Progress
+from ..splits import Dataset, Split, predict_split
 from ..training import fingerprint, fit
 from . import (
     FRAMEWORK,
@@ -73,12 +75,33 @@ class TorchAdapter:
     """A PyTorch model, its Adam optimiser and loss, for ``training.fit``; ``net`` is what
     trains (the model itself, or its DistributedDataParallel wrapper)."""
 
-    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, net: nn.Module | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        device: torch.device,
+        workers: int,
+        net: nn.Module | None = None,
+    ) -> None:
         self.model = model
         self.net = net or model
         self.device = device
+        self.workers = workers
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
         self.loss_fn = nn.CrossEntropyLoss()
+
+    def batches(
+        self, split: Split, order: np.ndarray, batch_size: int
+    ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """A ``DataLoader``: ``workers`` processes decode the next batches while one trains."""
+        return DataLoader(
+            _Examples(split, order),
+            batch_size=batch_size,
+            shuffle=False,  # ``order`` is the epoch's shuffle
+            num_workers=self.workers,
+            collate_fn=_stack,
+            prefetch_factor=2 if self.workers else None,
+        )
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         inputs = torch.from_numpy(x).to(self.device)
@@ -113,6 +136,30 @@ class TorchAdapter:
         self.model.load_state_dict(weights)
 
 
+class _Examples(torch.utils.data.Dataset):
+    """The examples ``order`` of a split, as (x, y) pairs, for a DataLoader."""
+
+    def __init__(self, split: Split, order: np.ndarray) -> None:
+        self.split, self.order = split, order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, position: int) -> tuple[np.ndarray, int]:
+        index = int(self.order[position])
+        return self.split.example(index), int(self.split.labels[index])
+
+
+def _stack(examples: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack([x for x, _ in examples]), np.array([y for _, y in examples], dtype=np.int64)
+
+
+def loader_workers(threads: int) -> int:
+    """DataLoader worker processes for a run of ``threads`` CPU threads: one less than the
+    threads (the main process trains), at most 4; none on a single thread."""
+    return min(4, threads - 1) if threads > 1 else 0
+
+
 def train(
     config: TrainConfig, dataset: Dataset, progress: Progress, stop: StopRequest, threads: int
 ) -> TrainedModel | None:
@@ -121,7 +168,7 @@ def train(
     torch.set_num_threads(threads)
     context = distributed.init({% if cuda %}config.device{% endif %}) if distributed.launched() else None
     try:
-        trained = _train(config, dataset, progress, stop, context)
+        trained = _train(config, dataset, progress, stop, context, threads)
         if context is not None:
             # Every rank leaves the process group together: a rank that tears gloo down
             # while rank 0 still exports the model can abort at exit ("terminate called
@@ -139,6 +186,7 @@ def _train(
     progress: Progress,
     stop: StopRequest,
     context: distributed.Context | None,
+    threads: int,
 ) -> TrainedModel | None:
     world_size = 1 if context is None else context.world_size
 {%- if cuda %}
@@ -159,13 +207,15 @@ def _train(
     model = SmallCNN(len(dataset.classes), *dataset.input_shape).to(device)
 {%- if dist %}
     net = distributed.wrap(model, context) if context is not None else None
-    adapter = TorchAdapter(model, config, device, net)
+    adapter = TorchAdapter(model, config, device, loader_workers(threads), net)
     identity = fingerprint(FRAMEWORK, config, dataset, world_size=world_size)
     parallel = distributed.Torchrun(context) if context is not None else None
     started = time.monotonic()
-    result = fit(adapter, dataset, config, progress, stop, identity, parallel, write=torch.save, read=_torch_load)
+    result = fit(
+        adapter, dataset, config, progress, stop, identity, parallel, write=torch.save, read=_torch_load
+    )
 {%- else %}
-    adapter = TorchAdapter(model, config, device)
+    adapter = TorchAdapter(model, config, device, loader_workers(threads))
     identity = fingerprint(FRAMEWORK, config, dataset)
     started = time.monotonic()
     result = fit(adapter, dataset, config, progress, stop, identity, write=torch.save, read=_torch_load)
@@ -178,7 +228,7 @@ def _train(
         onnx_bytes=_to_onnx(model, dataset),
         input_name=INPUT_NAME,
         output_name=OUTPUT_NAME,
-        test_probabilities=adapter.predict(dataset.x_test),
+        test_probabilities=predict_split(adapter.predict, dataset.test),
         history=result.history,
         extra={
             **result.summary(),
@@ -210,7 +260,7 @@ def _to_onnx(model: nn.Module, dataset: Dataset) -> bytes:
     """ONNX with softmax included and a dynamic batch dimension."""
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     exported = nn.Sequential(copy.deepcopy(model), nn.Softmax(dim=1)).cpu().eval()
-    example = torch.from_numpy(dataset.x_test[:2])
+    example = torch.from_numpy(dataset.test.batch(range(min(2, len(dataset.test))))[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecations inside torch.export
         program = torch.onnx.export(
