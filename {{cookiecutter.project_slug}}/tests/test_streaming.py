@@ -50,4 +50,6 @@ def test_training_memory_does_not_grow_with_the_number_of_images(runner, tmp_pat
     base = _peak_memory_mib(runner, _tree(tmp_path / "base", per_class=150), "base")
     four_times = _peak_memory_mib(runner, _tree(tmp_path / "large", per_class=600), "large")
     print(f"peak memory: {base:.0f} MiB on 300 images, {four_times:.0f} MiB on 1,200")
-    assert four_times <= 1.1 * base, f"peak memory {four_times:.0f} MiB on 4x the images, {base:.0f} MiB on the base"
+    assert four_times <= 1.1 * base, (
+        f"peak memory {four_times:.0f} MiB on 4x the images, {base:.0f} MiB on the base"
+    )

@@ -1,3 +1,4 @@
+{%- set dist = cookiecutter.distributed_training == "torchrun" -%}
 """The training loop, one for every framework: seeded shuffles, checkpoints at any batch
 boundary, SIGTERM, resume, validation, early stopping and selection of the best epoch.
 
@@ -12,9 +13,12 @@ module does everything else, so the frameworks train, shuffle, stop and resume a
   reports the same history as an uninterrupted one.
 - After every epoch the validation split is scored; the epoch with the lowest validation
   loss is kept, and with ``PATIENCE`` > 0 training stops once that many epochs pass
-  without a lower one (Keras' ``EarlyStopping(monitor="val_loss",
-  restore_best_weights=True)``). The test split is not seen here: the caller evaluates it
-  once, on the kept weights.
+  without a lower one (early stopping on the validation loss, the best weights restored).
+  The test split is not seen here: the caller evaluates it once, on the kept weights.
+{%- if dist %}
+- Under torchrun every process trains on its share of each epoch's shuffle (``Parallel``);
+  the main process alone reads checkpoints, scores the validation split and writes.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -72,6 +76,9 @@ class Adapter(Protocol):
         ...
 
 
+{%- if dist %}
+
+
 class Parallel:
     """How the processes of a run share the work; this one is a single process.
 
@@ -95,6 +102,7 @@ class Parallel:
     def broadcast(self, obj: Any) -> Any:
         """The main process's ``obj``."""
         return obj
+{%- endif %}
 
 
 @dataclass
@@ -111,6 +119,9 @@ class FitResult:
         return {"epochs": self.epochs_run, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
 
 
+{%- if dist %}
+
+
 def epoch_order(size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:
     """Indices of this process's examples for ``epoch``, in training order.
 
@@ -123,6 +134,14 @@ def epoch_order(size: int, seed: int, epoch: int, rank: int = 0, world_size: int
     if world_size > 1:
         order = np.resize(order, math.ceil(size / world_size) * world_size)[rank::world_size]
     return order
+{%- else %}
+
+
+def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
+    """The examples' indices for ``epoch`` in training order: one seeded permutation of
+    ``range(size)`` per (seed, epoch)."""
+    return np.random.default_rng([seed, epoch]).permutation(size)
+{%- endif %}
 
 
 def fingerprint(framework: str, config: TrainConfig, dataset: Dataset, **extra: Any) -> dict[str, Any]:
@@ -149,7 +168,9 @@ def fit(
     progress: Progress,
     stop: StopRequest,
     identity: dict[str, Any],
+{%- if dist %}
     parallel: Parallel | None = None,
+{%- endif %}
     write: Callable[[dict[str, Any], IO[bytes]], None] = write_pickle,
     read: Callable[[Path], dict[str, Any]] = load_pickle,
 ) -> FitResult | None:
@@ -157,6 +178,7 @@ def fit(
 
     ``identity`` is the run's ``fingerprint``; ``write``/``read`` store a checkpoint dict
     (pickle unless the framework has its own format). Returns None when stopped by a
+{%- if dist %}
     signal (a checkpoint was saved) and on every process but the main one; otherwise the
     adapter holds the best epoch's weights.
     """
@@ -167,6 +189,13 @@ def fit(
     if config.resume and parallel.is_main:
         state = load_compatible(store, identity, progress, load=read)
     state = parallel.broadcast(state)
+{%- else %}
+    signal (a checkpoint was saved); otherwise the adapter holds the best epoch's weights.
+    """
+    store = CheckpointStore(config.checkpoint_dir)
+    batch_size = config.batch_size
+    state = load_compatible(store, identity, progress, load=read) if config.resume else None
+{%- endif %}
 
     start_epoch, start_step, partial = 0, 0, [0.0, 0, 0]
     history: list[dict[str, float]] = []
@@ -178,8 +207,10 @@ def fit(
         history, best = list(state.get("history", [])), state.get("best")
 
     def save(epoch: int, step: int, sums: list[float]) -> None:
+{%- if dist %}
         if not parallel.is_main:
             return
+{%- endif %}
         checkpoint = {
             "model": adapter.state(),
             "epoch": epoch,
@@ -192,11 +223,34 @@ def fit(
         path = store.save(epoch, step, lambda handle: write(checkpoint, handle))
         progress.event("checkpoint", f"saved {path}", path=str(path), epoch=epoch, step=step)
 
+    def score(done: int, sums: list[float]) -> None:
+        """Score the validation split after epoch ``done``; keep the weights if it is the best."""
+        nonlocal best
+        loss_sum, correct, seen = sums
+        val_loss, val_acc = evaluate(predict_split(adapter.predict, dataset.val), dataset.val.labels)
+        entry = {
+            "epoch": done,
+            "loss": round(loss_sum / max(seen, 1), 6),
+            "acc": round(correct / max(seen, 1), 6),
+            "val_loss": round(val_loss, 6),
+            "val_acc": round(val_acc, 6),
+        }
+        history.append(entry)
+        if best is None or val_loss < best["val_loss"]:
+            best = {"epoch": done, "val_loss": val_loss, "val_acc": val_acc, "weights": adapter.weights()}
+        progress.epoch(done, config.epochs, entry, epochs_this_run=done - start_epoch)
+
     stopped_early = False
     for epoch in range(start_epoch, config.epochs):
+{%- if dist %}
         if parallel.broadcast(_patience_ran_out(best, epoch, config.patience)):
             stopped_early = True
             if best is not None:  # the main process
+{%- else %}
+        if _patience_ran_out(best, epoch, config.patience):
+            stopped_early = True
+            if best is not None:
+{%- endif %}
                 progress.event(
                     "early_stop",
                     f"validation loss has not improved for {epoch - best['epoch']} epochs "
@@ -205,20 +259,32 @@ def fit(
                     best_epoch=best["epoch"],
                 )
             break
+{%- if dist %}
         order = epoch_order(len(dataset.train), config.seed, epoch, parallel.rank, parallel.world_size)
+{%- else %}
+        order = epoch_order(len(dataset.train), config.seed, epoch)
+{%- endif %}
         steps = math.ceil(len(order) / batch_size)
         first = start_step if epoch == start_epoch else 0
         sums = partial if epoch == start_epoch else [0.0, 0, 0]  # loss sum, correct, seen
         progress.start_epoch()
         loader = iter(adapter.batches(dataset.train, order[first * batch_size :], batch_size))
         for step in range(first, steps):
+{%- if dist %}
             if parallel.any(stop.requested):
+{%- else %}
+            if stop.requested:
+{%- endif %}
                 if store.latest() != store.path_for(epoch, step):  # else saved at epoch end
                     save(epoch, step, sums)
                 progress.event(
                     "stopped",
+{%- if dist %}
                     f"stopped by {stop.signal_name or 'another process'} at epoch {epoch + 1}, "
                     f"batch {step}; rerun to resume",
+{%- else %}
+                    f"stopped by {stop.signal_name} at epoch {epoch + 1}, batch {step}; rerun to resume",
+{%- endif %}
                     epoch=epoch,
                     step=step,
                 )
@@ -227,26 +293,21 @@ def fit(
             loss, correct = adapter.train_step(x, y)
             sums = [sums[0] + loss * len(y), sums[1] + correct, sums[2] + len(y)]
             progress.batch(epoch + 1, config.epochs, step + 1, steps, sums[0] / sums[2])
-        loss_sum, correct, seen = parallel.sum(sums)
         done = epoch + 1
+{%- if dist %}
+        totals = parallel.sum(sums)
         if parallel.is_main:  # the main process alone scores the validation split
-            val_loss, val_acc = evaluate(predict_split(adapter.predict, dataset.val), dataset.val.labels)
-            entry = {
-                "epoch": done,
-                "loss": round(loss_sum / max(seen, 1), 6),
-                "acc": round(correct / max(seen, 1), 6),
-                "val_loss": round(val_loss, 6),
-                "val_acc": round(val_acc, 6),
-            }
-            history.append(entry)
-            if best is None or val_loss < best["val_loss"]:
-                best = {"epoch": done, "val_loss": val_loss, "val_acc": val_acc, "weights": adapter.weights()}
-            progress.epoch(done, config.epochs, entry, epochs_this_run=done - start_epoch)
+            score(done, totals)
+{%- else %}
+        score(done, sums)
+{%- endif %}
         if done % config.checkpoint_every == 0 or done == config.epochs:
             save(done, 0, [0.0, 0, 0])
 
+{%- if dist %}
     if not parallel.is_main:
         return None
+{%- endif %}
     if best is None:  # a checkpoint at or past EPOCHS that holds no scored epoch
         raise RuntimeError(f"no epoch was trained; rerun with RESUME=false or EPOCHS above {config.epochs}")
     adapter.load_weights(best["weights"])

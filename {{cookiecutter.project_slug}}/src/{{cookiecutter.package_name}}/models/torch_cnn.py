@@ -72,8 +72,12 @@ class SmallCNN(nn.Module):
 
 
 class TorchAdapter:
+{%- if dist %}
     """A PyTorch model, its Adam optimiser and loss, for ``training.fit``; ``net`` is what
     trains (the model itself, or its DistributedDataParallel wrapper)."""
+{%- else %}
+    """A PyTorch model, its Adam optimiser and loss, for ``training.fit``."""
+{%- endif %}
 
     def __init__(
         self,
