@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ApiError
 
@@ -70,7 +70,14 @@ class ModelReadiness(BaseModel):
     ready: bool
 
 
+# A client's JSON is taken as it is typed: "1", 1.0 or true is no shape dimension, no name
+# and no count (pydantic's default, lax mode, would turn each into 1).
+STRICT = ConfigDict(strict=True)
+
+
 class RequestInput(BaseModel):
+    model_config = STRICT
+
     name: str
     shape: list[int]
     datatype: str
@@ -79,11 +86,15 @@ class RequestInput(BaseModel):
 
 
 class RequestOutput(BaseModel):
+    model_config = STRICT
+
     name: str
     parameters: dict[str, Any] | None = None
 
 
 class InferenceRequest(BaseModel):
+    model_config = STRICT
+
     id: str | None = None
     parameters: dict[str, Any] | None = None
     inputs: list[RequestInput] = Field(min_length=1)
@@ -146,10 +157,8 @@ def decode_request(
     """
     header, binary = body, b""
     if header_length is not None:
-        try:
-            size = int(header_length)
-        except ValueError:
-            size = -1
+        # Decimal digits only: int() would also take " 12 ", "1_2" and "+12".
+        size = int(header_length) if header_length.isascii() and header_length.isdigit() else -1
         if not 0 <= size <= len(body):
             raise _bad(f"{HEADER_LENGTH}: {header_length!r} is not a length within the body")
         header, binary = body[:size], body[size:]
@@ -269,15 +278,28 @@ def _base64_elements(item: RequestInput) -> list[bytes]:
         raise _bad(f"input {item.name!r}: an element is not valid base64") from None
 
 
+def _flag(parameters: dict[str, Any] | None, name: str, default: bool, where: str) -> bool:
+    """A boolean request parameter; a JSON true or false, nothing else ("false" is no false)."""
+    value = (parameters or {}).get(name, default)
+    if not isinstance(value, bool):
+        raise _bad(f"{where}parameters.{name} is {json.dumps(value)[:40]}; send true or false")
+    return value
+
+
 def _outputs(request: InferenceRequest) -> list[tuple[str, bool]]:
-    default_binary = bool((request.parameters or {}).get("binary_data_output", False))
+    default_binary = _flag(request.parameters, "binary_data_output", False, "")
     if not request.outputs:
         return [(name, default_binary) for name in OUTPUTS]
     chosen = []
     for output in request.outputs:
         if output.name not in OUTPUTS:
             raise _bad(f"unknown output {output.name!r}; the outputs are {', '.join(OUTPUTS)}")
-        chosen.append((output.name, bool((output.parameters or {}).get("binary_data", default_binary))))
+        chosen.append(
+            (
+                output.name,
+                _flag(output.parameters, "binary_data", default_binary, f"output {output.name!r}: "),
+            )
+        )
     return chosen
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TOP_K = 1000
 
@@ -27,6 +27,8 @@ class PredictResponse(BaseModel):
 
 
 class PredictJsonRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # "3" or true is no top_k; a number is no image
+
     images: list[str] = Field(description="Base64-encoded image files (data: URLs are accepted).")
     top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 
 from ..admission import Admission
 from ..deps import Model, State
@@ -34,16 +36,27 @@ async def model_info(model: Model) -> ModelInfoResponse:
     )
 
 
+def _digits(value: object) -> object:
+    """A query value as the client wrote it: decimal digits only (int() would also take
+    "1_0", " 3" and "+3")."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written in digits, e.g. 3")
+    return value
+
+
 async def predict(
     request: Request,
     state: State,
     model: Model,
-    top_k: int | None = Query(
-        default=None,
-        ge=1,
-        le=MAX_TOP_K,
-        description="Classes per image (default TOP_K, see /docs); at most the class count.",
-    ),
+    top_k: Annotated[
+        int | None,
+        BeforeValidator(_digits),
+        Query(
+            ge=1,
+            le=MAX_TOP_K,
+            description="Classes per image (default TOP_K, see /docs); at most the class count.",
+        ),
+    ] = None,
 ) -> PredictResponse:
     """Top-k classes for each image: multipart files, or JSON with base64 images."""
     settings = state.settings
