@@ -142,8 +142,24 @@ async def infer(
     return Response(content, headers=headers)
 
 
+def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
+    """``schema`` with every ``{"$ref": "#/$defs/<name>"}`` replaced by that definition (the
+    request models do not nest themselves, so this ends)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+        return {key: _inline(value, definitions) for key, value in schema.items() if key != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(item, definitions) for item in schema]
+    return schema
+
+
 def _infer_body() -> dict[str, Any]:
-    schema = InferenceRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    """The infer route's request body for OpenAPI: it reads the raw body itself (for the
+    binary extension), so the schema is declared here, self-contained: pydantic's ``$defs``
+    would be referenced from the document's root, where they are not."""
+    schema = InferenceRequest.model_json_schema()
+    schema = _inline(schema, schema.get("$defs", {}))
     return {
         "requestBody": {
             "required": True,
