@@ -41,6 +41,7 @@ def test_environment_is_read_and_flags_override_it() -> None:
         ([], {"BATCH_SIZE": "1.5"}, "invalid setting BATCH_SIZE='1.5': must be an integer"),
         ([], {"SEED": "-3"}, "invalid setting SEED='-3'"),
         ([], {"CHECKPOINT_EVERY": "0"}, "invalid setting CHECKPOINT_EVERY='0'"),
+        ([], {"AUGMENT": "heavy"}, "invalid setting AUGMENT='heavy': must be one of off, standard"),
         ([], {"PATIENCE": "-1"}, "invalid setting PATIENCE='-1': must be an integer from 0 to 10000"),
 {%- if cookiecutter.accelerator == "cuda" %}
         ([], {"DEVICE": "tpu"}, "invalid setting DEVICE='tpu': must be one of auto, cpu, cuda"),

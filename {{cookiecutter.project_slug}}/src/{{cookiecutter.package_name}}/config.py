@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .augment import SETTINGS as AUGMENT_SETTINGS
 from .cli import ArgumentParser
 from .settings import (
     BOOL,
@@ -69,6 +70,13 @@ class TrainConfig:
         0.1,
         number_in(0, 0.5, above_low=True),
         "share of each class of the train split held out for validation when <DATA_DIR>/val is missing",
+    )
+    augment: str = setting(
+        "off",
+        choice(*AUGMENT_SETTINGS),
+        "augmentation of the train split: off, standard (a random crop of 75-100% of the area "
+        "resized back, rotation up to 10 degrees, brightness, contrast and saturation within 20%) "
+        "or standard+flip (also a random horizontal flip, which breaks digits and text)",
     )
     model_dir: Path = setting(
         Path("models/current"), PATH, "where the finished model directory is written (replaced atomically)"

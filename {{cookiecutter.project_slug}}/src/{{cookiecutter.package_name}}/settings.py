@@ -126,7 +126,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         if item.flag is None:
             continue
         source = f"env {item.env}, " if item.env else ""
-        help_text = f"{item.help} ({source}default {item.shown}; {item.rule.text})"
+        # argparse %-formats help strings: a literal % (as in "20%") is written %%.
+        help_text = f"{item.help} ({source}default {item.shown}; {item.rule.text})".replace("%", "%%")
         if isinstance(item.default, bool):
             parser.add_argument(
                 item.flag,

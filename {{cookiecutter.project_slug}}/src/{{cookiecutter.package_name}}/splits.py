@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import COLOR_MODES, LAYOUTS, Preprocessing
+from .augment import Augmentation
 from .data import AUTO, MAX_AUTO_SIDE, has_color, list_classes, list_images, preprocess_image, read_image
 
 STATS_SAMPLE = 4096  # train images the mean and standard deviation are measured on
@@ -34,13 +35,27 @@ class Split:
     paths: tuple[Path, ...]
     labels: np.ndarray  # [N] int64 class indices
     preprocessing: Preprocessing
+    augmentation: Augmentation | None = None
+    draw: tuple[int, ...] = ()  # seeds the augmentation: (seed, epoch)
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def augmented(self, augmentation: Augmentation | None, seed: int, epoch: int) -> Split:
+        """This split with ``augmentation`` drawn for ``epoch`` (None: as it is)."""
+        return replace(self, augmentation=augmentation, draw=(seed, epoch))
+
     def example(self, index: int) -> np.ndarray:
-        """The model input of example ``index`` (no batch dimension), float32."""
-        return preprocess_image(read_image(self.paths[index]), self.preprocessing)
+        """The model input of example ``index`` (no batch dimension), float32; augmented by a
+        draw that depends on (seed, epoch, index) only."""
+        image = read_image(self.paths[index])
+        if self.augmentation is not None:
+            mode = self.preprocessing.color_mode
+            image = self.augmentation(image if image.mode == mode else image.convert(mode), self._rng(index))
+        return preprocess_image(image, self.preprocessing)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([*self.draw, 4, index])
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(x [B, *example shape] float32, y [B] int64) for the examples ``indices``."""

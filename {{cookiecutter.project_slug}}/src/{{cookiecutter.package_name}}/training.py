@@ -31,6 +31,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from .augment import from_setting
 from .checkpoint import CheckpointStore, StopRequest, load_compatible, load_pickle, write_pickle
 from .config import TrainConfig
 from .progress import Progress
@@ -157,6 +158,7 @@ def fingerprint(framework: str, config: TrainConfig, dataset: Dataset, **extra: 
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "seed": config.seed,
+        "augment": config.augment,
         **extra,
     }
 
@@ -240,6 +242,7 @@ def fit(
             best = {"epoch": done, "val_loss": val_loss, "val_acc": val_acc, "weights": adapter.weights()}
         progress.epoch(done, config.epochs, entry, epochs_this_run=done - start_epoch)
 
+    augmentation = from_setting(config.augment)
     stopped_early = False
     for epoch in range(start_epoch, config.epochs):
 {%- if dist %}
@@ -268,7 +271,8 @@ def fit(
         first = start_step if epoch == start_epoch else 0
         sums = partial if epoch == start_epoch else [0.0, 0, 0]  # loss sum, correct, seen
         progress.start_epoch()
-        loader = iter(adapter.batches(dataset.train, order[first * batch_size :], batch_size))
+        train = dataset.train.augmented(augmentation, config.seed, epoch)
+        loader = iter(adapter.batches(train, order[first * batch_size :], batch_size))
         for step in range(first, steps):
 {%- if dist %}
             if parallel.any(stop.requested):
