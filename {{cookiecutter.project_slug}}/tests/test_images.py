@@ -14,7 +14,7 @@ from PIL import Image
 
 from {{ cookiecutter.package_name }}.artifacts import Preprocessing
 from {{ cookiecutter.package_name }}.config import load_config
-from {{ cookiecutter.package_name }}.data import MAX_AUTO_SIDE, list_images, preprocess_image, read_image
+from {{ cookiecutter.package_name }}.data import MAX_AUTO_SIDE, list_images, normalize_mode, preprocess_image, read_image
 from {{ cookiecutter.package_name }}.datasets import SHAPE_COLORS, SHAPES, materialize
 from {{ cookiecutter.package_name }}.serve.images import open_image, to_model_input
 from {{ cookiecutter.package_name }}.settings import SettingsError
@@ -227,3 +227,38 @@ def test_trained_on_shapes_the_server_classifies_rgb_uploads_of_other_sizes(runn
     right = sum(label == labels[index] for label, (_, index) in zip(predicted, held_out, strict=True))
     expected = [labels[index] for _, index in held_out]
     assert right >= 0.8 * len(held_out), list(zip(predicted, expected, strict=True))
+
+
+def _deep(mode: str, side: int) -> Image.Image:
+    """A side x side ramp in a high-bit-depth mode, over a range that does not start at 0."""
+    ramp = np.linspace(1_000, 60_000, side * side).reshape(side, side)
+    dtype = {"I;16": "<u2", "I;16B": ">u2", "I": "<i4", "F": "<f4"}[mode]
+    return Image.frombytes(mode, (side, side), ramp.astype(dtype).tobytes())
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I", "F"])
+def test_high_bit_depth_is_stretched_to_8_bit_in_a_few_bytes_per_pixel(mode: str) -> None:
+    """Every high-bit-depth mode: the darkest pixel black, the brightest white, and the
+    conversion's own allocations within 2 bytes per pixel beyond the source pixels (a
+    float64 copy per step was 32: a 4096x4096 float TIFF upload cost 480 MiB)."""
+    import tracemalloc
+
+    image = _deep(mode, 1024)
+    tracemalloc.start()
+    try:
+        converted = normalize_mode(image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    pixels = np.asarray(converted)
+    assert converted.mode == "L" and pixels.min() == 0 and pixels.max() == 255
+    source_bytes = np.asarray(image).nbytes
+    assert peak <= source_bytes + 2 * image.width * image.height, f"{peak / 2**20:.1f} MiB for {mode}"
+
+
+def test_non_finite_float_pixels_become_black() -> None:
+    pixels = np.linspace(5.0, 9.0, 64, dtype=np.float32).reshape(8, 8)
+    pixels[0, :3] = [np.nan, np.inf, -np.inf]
+    converted = np.asarray(normalize_mode(Image.fromarray(pixels, "F")))
+    assert converted[0, :3].tolist() == [0, 0, 0]
+    assert converted.max() == 255 and converted[0, 3] < converted[7, 7]

@@ -21,6 +21,8 @@ this module needs only numpy and Pillow.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 AUTO = "auto"
 MAX_AUTO_SIDE = 224  # the automatic input size is the data's most common size, scaled down to this
 _HIGH_BIT_DEPTH_MODES = ("I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+_BAND_ROWS = 64  # rows converted at a time from high bit depth
 # Modes from which Image.convert reaches both "L" and "RGB".
 _SAFE_MODES = ("1", "L", "LA", "RGB", "RGBA")
 
@@ -68,11 +71,7 @@ def normalize_mode(image: Image.Image) -> Image.Image:
     if image.mode in _SAFE_MODES:
         return image
     if image.mode in _HIGH_BIT_DEPTH_MODES:
-        pixels = np.asarray(image, dtype=np.float64)
-        finite = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = float(finite.min()), float(finite.max())
-        scaled = (finite - low) * (255.0 / (high - low)) if high > low else np.zeros_like(finite)
-        return Image.fromarray(scaled.astype(np.uint8), mode="L")
+        return _stretch_to_8bit(image)
     if image.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
         return image.convert("LA")
     if image.mode == "RGBa":
@@ -83,6 +82,32 @@ def normalize_mode(image: Image.Image) -> Image.Image:
         return image.convert("RGBA" if "A" in image.getbands() else "RGB")
     except ValueError:  # e.g. LAB: Pillow has no conversion, its first band is lightness
         return image.getchannel(0)
+
+
+def _stretch_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float pixels stretched linearly to 8-bit grayscale over their finite
+    range (non-finite pixels become black), a band of rows at a time: a 4096x4096 float
+    image costs the 16 MiB result beyond its own pixels, not a float64 copy per step."""
+    low, high = math.inf, -math.inf
+    for _, band in _row_bands(image):
+        finite = band[np.isfinite(band)] if band.dtype.kind == "f" else band
+        if finite.size:
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    out = np.zeros((image.height, image.width), dtype=np.uint8)
+    if high > low:
+        scale = 255.0 / (high - low)
+        for top, band in _row_bands(image):
+            values = np.nan_to_num(band.astype(np.float64), copy=False, nan=low, posinf=low, neginf=low)
+            values -= low
+            values *= scale
+            out[top : top + len(values)] = np.rint(np.clip(values, 0.0, 255.0, out=values), out=values)
+    return Image.fromarray(out, mode="L")
+
+
+def _row_bands(image: Image.Image) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, pixels) of each band of ``_BAND_ROWS`` rows, copied one band at a time."""
+    for top in range(0, image.height, _BAND_ROWS):
+        yield top, np.asarray(image.crop((0, top, image.width, min(top + _BAND_ROWS, image.height))))
 
 
 def has_color(image: Image.Image) -> bool:
