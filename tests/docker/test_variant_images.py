@@ -32,7 +32,9 @@ from harness.sandbox import Sandbox, post_images, wait_http
 from harness.scan import images as images_scan
 from harness.scan.result import PASS
 
-MIN_ACCURACY = 0.95
+# Issue #12's bar: digits at 97% or more, the shapes set at 95% or more (held out, served).
+MIN_DIGITS_ACCURACY = 0.97
+MIN_SHAPES_ACCURACY = 0.95
 
 
 def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: VariantImages) -> None:
@@ -45,7 +47,7 @@ def test_train_then_serve_classifies_held_out_digits(box: Sandbox, images: Varia
     assert len(digits) > 100, f"expected the held-out digits in the data volume, found {len(digits)}"
     result = smoke.classify(url, digits)
     print(f"{images.id}: {result.correct}/{result.total} held-out digits right ({result.accuracy:.1%})")
-    assert result.accuracy >= MIN_ACCURACY
+    assert result.accuracy >= MIN_DIGITS_ACCURACY
 
     client = tritonclient.InferenceServerClient(url=url.removeprefix("http://"))
     name = images.project.name  # MODEL_NAME defaults to the project's slug
@@ -86,7 +88,7 @@ def test_trained_on_rgb_shapes_the_server_classifies_jpegs_of_another_size(box: 
     uploads = {name.replace(".png", ".jpg"): (label, _jpeg(body, (48, 40))) for name, (label, body) in shapes.items()}
     result = smoke.classify(url, uploads)
     print(f"{images.id}: {result.correct}/{result.total} held-out shapes right as 48x40 JPEGs ({result.accuracy:.1%})")
-    assert result.accuracy >= MIN_ACCURACY
+    assert result.accuracy >= MIN_SHAPES_ACCURACY
 
 
 def _jpeg(png: bytes, size: tuple[int, int]) -> bytes:

@@ -128,6 +128,14 @@ def train(
 ) -> TrainedModel | None:
     """Train (resuming when a checkpoint exists); None when stopped by a signal."""
     _configure(threads{% if cookiecutter.accelerator == "cuda" %}, config.device{% endif %})
+{%- if cookiecutter.accelerator == "cuda" %}
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        progress.event("device", f"training on {gpus[0].name}", device=gpus[0].name)
+    else:
+        reason = "DEVICE=cpu" if config.device == "cpu" else "TensorFlow sees no GPU"
+        progress.event("device", f"training on the CPU ({reason})", device="cpu")
+{%- endif %}
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(dataset.classes), dataset.input_shape)
     adapter = KerasAdapter(model, config, dataset.input_shape, threads)

@@ -207,6 +207,9 @@ def _train(
     device = torch.device("cpu")
 {%- endif %}
 {%- endif %}
+{%- if cuda %}
+    progress.event("device", _device_text(device), device=str(device))
+{%- endif %}
     torch.manual_seed(config.seed)
     model = SmallCNN(len(dataset.classes), *dataset.input_shape).to(device)
 {%- if dist %}
@@ -251,6 +254,15 @@ def _device(setting: str) -> torch.device:
     if setting == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
+
+
+def _device_text(device: torch.device) -> str:
+    """Which device trains, said plainly: a GPU by name, or the CPU and why."""
+    if device.type == "cuda":
+        return f"training on {device} ({torch.cuda.get_device_name(device)})"
+    if torch.cuda.is_available():
+        return "training on the CPU (DEVICE=cpu)"
+    return "training on the CPU: no CUDA device is available"
 {%- endif %}
 
 
