@@ -8,6 +8,7 @@ read-only root filesystem, tmpfs /tmp, no capabilities, no privilege escalation.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,20 @@ class Classified:
         return self.correct / self.total if self.total else 0.0
 
 
-def train(box: Sandbox, images: VariantImages, log: Path | None = None, dataset: str = "digits") -> tuple[str, str]:
+def train(
+    box: Sandbox,
+    images: VariantImages,
+    log: Path | None = None,
+    dataset: str = "digits",
+    settings: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
     """Run the train image to completion; return the (models, data) volumes it filled.
 
     ``log``: a file that receives the container's output while it runs (its folder is
     created), so a progress line can show how training goes. ``dataset``: the project's
     built-in data set to train on: "digits" (training writes it into the empty volume
     itself) or "shapes" (written first by ``python -m <package>.data materialize``).
+    ``settings``: training settings (environment variables) beside the image's own.
     """
     models, data, checkpoints = box.volume("models"), box.volume("data"), box.volume("checkpoints")
     mounts = ["-v", f"{models}:/models", "-v", f"{data}:/data", "-v", f"{checkpoints}:/checkpoints"]
@@ -56,7 +64,8 @@ def train(box: Sandbox, images: VariantImages, log: Path | None = None, dataset:
             options=[*HARDENED, *mounts],
             timeout=300,
         )  # fmt: skip
-    box.run(images.image("train"), name="train", options=[*HARDENED, "--init", *mounts], detach=True)
+    env = [option for name, value in (settings or {}).items() for option in ("-e", f"{name}={value}")]
+    box.run(images.image("train"), name="train", options=[*HARDENED, "--init", *env, *mounts], detach=True)
     with box.follow_logs("train", log):
         status = box.wait_exit("train", timeout=TRAIN_TIMEOUT)
     if status != 0:

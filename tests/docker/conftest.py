@@ -29,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kubernetes: runs only for the selected variants with kubernetes=kustomize")
     config.addinivalue_line("markers", "demo: runs only for the default variant (the demo's), when it is selected")
+    config.addinivalue_line(
+        "markers", "keras_backbones: runs only for the selected TensorFlow variants (MODEL's backbones are Keras')"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -36,6 +39,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         variants = options.select(metafunc.config.getoption("--variants"))
         if metafunc.definition.get_closest_marker("kubernetes"):
             variants = [v for v in variants if v["kubernetes"] == "kustomize"]
+        if metafunc.definition.get_closest_marker("keras_backbones"):
+            variants = [v for v in variants if v["framework"] == "tensorflow"]
         if metafunc.definition.get_closest_marker("demo"):
             variants = [v for v in variants if v == options.default_variant()]
         metafunc.parametrize("variant", variants, ids=options.variant_id, scope="session")

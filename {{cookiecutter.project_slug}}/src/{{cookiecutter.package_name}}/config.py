@@ -41,6 +41,28 @@ def _image_size(raw: str) -> tuple[int, int] | None:
 
 
 _IMAGE_SIZE = Rule("must be auto, N or WIDTHxHEIGHT with sides from 1 to 1024", _image_size)
+{%- if cookiecutter.framework == "tensorflow" %}
+MODELS = ("small_cnn", "mobilenet_v3_small", "resnet50")
+RANDOM_WEIGHTS = "none"
+
+
+def _weights_path(raw: str) -> Path | str | None:
+    """``imagenet`` -> None (keras.applications' ImageNet weights), ``none`` -> random
+    initialisation, else the path of a weights file that exists."""
+    if raw.lower() == "imagenet":
+        return None
+    if raw.lower() == RANDOM_WEIGHTS:
+        return RANDOM_WEIGHTS
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ValueError
+    return path
+
+
+_WEIGHTS_PATH = Rule(
+    "must be imagenet, none or the path of an existing weights file (.weights.h5)", _weights_path
+)
+{%- endif %}
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,22 @@ class TrainConfig:
         "resized back, rotation up to 10 degrees, brightness, contrast and saturation within 20%) "
         "or standard+flip (also a random horizontal flip, which breaks digits and text)",
     )
+{%- if cookiecutter.framework == "tensorflow" %}
+    model: str = setting(
+        "small_cnn",
+        choice(*MODELS),
+        "small_cnn (convolutions sized to the input, trained from scratch) or a keras.applications "
+        "backbone with a new classification head, all of it fine-tuned: mobilenet_v3_small or resnet50",
+    )
+    weights_path: Path | str | None = setting(
+        None,
+        _WEIGHTS_PATH,
+        "a backbone's starting weights: imagenet (through keras.applications, downloaded once into "
+        "~/.keras), the path of a weights file of the backbone without its top (for machines without "
+        "internet access) or none (random initialisation)",
+        shown="imagenet",
+    )
+{%- endif %}
     model_dir: Path = setting(
         Path("models/current"), PATH, "where the finished model directory is written (replaced atomically)"
     )

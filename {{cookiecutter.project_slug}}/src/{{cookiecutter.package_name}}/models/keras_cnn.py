@@ -1,4 +1,5 @@
-"""A small Keras CNN (TensorFlow backend), trained with checkpoints, exported to ONNX.
+"""Keras models (TensorFlow backend), trained with checkpoints, exported to ONNX: the small
+CNN here, or a keras.applications backbone (``keras_backbones``, MODEL).
 
 A compiled ``tf.function`` step is driven by the loop every framework shares
 (``training.fit``, not ``model.fit``), so checkpoints can be taken at any batch boundary;
@@ -23,12 +24,13 @@ import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
 from ..checkpoint import StopRequest  # noqa: E402
-from ..config import TrainConfig  # noqa: E402
+from ..config import RANDOM_WEIGHTS, TrainConfig  # noqa: E402
 from ..export import TrainedModel  # noqa: E402
 from ..progress import Progress  # noqa: E402
 from ..splits import Dataset, Split, predict_split  # noqa: E402
 from ..training import fingerprint, fit  # noqa: E402
 from . import FRAMEWORK, INPUT_NAME, OUTPUT_NAME, small_cnn_stages  # noqa: E402
+from .keras_backbones import build_classifier  # noqa: E402
 
 ONNX_OPSET = 17
 
@@ -137,10 +139,28 @@ def train(
         progress.event("device", f"training on the CPU ({reason})", device="cpu")
 {%- endif %}
     keras.utils.set_random_seed(config.seed)
-    model = build_model(len(dataset.classes), dataset.input_shape)
+    if config.model == "small_cnn":
+        model = build_model(len(dataset.classes), dataset.input_shape)
+    else:
+        weights = "imagenet" if config.weights_path is None else config.weights_path
+        model = build_classifier(
+            config.model,
+            len(dataset.classes),
+            dataset.input_shape,
+            dataset.preprocessing,
+            None if weights == RANDOM_WEIGHTS else weights,
+        )
+        progress.event(
+            "model",
+            f"{config.model} from keras.applications, starting from "
+            + ("random weights" if weights == RANDOM_WEIGHTS else f"{weights} weights"),
+            model=config.model,
+            weights=str(weights),
+        )
     adapter = KerasAdapter(model, config, dataset.input_shape, threads)
     started = time.monotonic()
-    result = fit(adapter, dataset, config, progress, stop, fingerprint(FRAMEWORK, config, dataset))
+    identity = fingerprint(FRAMEWORK, config, dataset, model=config.model, weights=str(config.weights_path))
+    result = fit(adapter, dataset, config, progress, stop, identity)
     if result is None:
         return None
     return TrainedModel(
@@ -153,6 +173,7 @@ def train(
         history=result.history,
         extra={
             **result.summary(),
+            "model": config.model,
             "keras_version": keras.__version__,
             "tf2onnx_version": tf2onnx.__version__,
             "train_seconds": round(time.monotonic() - started, 2),
