@@ -12,7 +12,11 @@ from pathlib import Path
 # {pkg} stands for the package directory under src/.
 KEEP_ONLY_WHEN = (
     ("framework", "pytorch", ["src/{pkg}/models/torch_cnn.py"]),
-    ("framework", "tensorflow", ["src/{pkg}/models/keras_cnn.py", "src/{pkg}/models/keras_backbones.py", "tests/test_backbones.py"]),
+    (
+        "framework",
+        "tensorflow",
+        ["src/{pkg}/models/keras_cnn.py", "src/{pkg}/models/keras_backbones.py", "tests/test_backbones.py"],
+    ),
     ("framework", "sklearn", ["src/{pkg}/models/sklearn_pipeline.py"]),
     (
         "distributed_training",
